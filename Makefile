@@ -1,0 +1,32 @@
+# The README's promises: `make train` runs the main job, `make test` runs the tests.
+# Both install what is missing first (a virtual environment in .venv).
+PY ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+
+.PHONY: setup train test test-fast lint clean
+
+$(STAMP): pyproject.toml
+	test -x $(BIN)/python || $(PY) -m venv $(VENV)
+	$(BIN)/pip install --quiet --disable-pip-version-check -e '.[dev]'
+	touch $(STAMP)
+
+setup: $(STAMP)
+
+# The main job: the default LM recipe on the embedded pool (built on first use).
+train: $(STAMP)
+	$(BIN)/bench train --scale small
+
+# The whole test suite (slow end-to-end tests included); CI runs exactly this.
+test: $(STAMP)
+	$(BIN)/python -m pytest -q
+
+test-fast: $(STAMP)
+	$(BIN)/python -m pytest -q -m "not slow"
+
+lint: $(STAMP)
+	$(BIN)/ruff check benchmark tests benchmarks
+
+clean:
+	rm -rf $(VENV) runs

@@ -1,0 +1,251 @@
+"""Scale recipes: YAML files under ``scales/<track>/<scale>.yaml``, turned into frozen dataclasses.
+
+Hydra's compose API reads a recipe and applies command-line overrides
+(``optim.lr=1e-3``) at the CLI edge; the library only ever sees a :class:`Recipe`.
+Unknown keys are rejected with the valid ones listed, and cross-field checks live in
+:meth:`Recipe.validate`. Each recipe has a hash over its *fixed* fields; an override of
+a fixed field makes a run non-standard (its entry is marked so and never ranked with
+standard ones). Fields that change speed or memory but not the result (micro batch,
+eval batch, thread count, torch.compile) and the seed may be changed freely.
+
+    recipe = load_recipe("lm", "small", overrides=["optim.lr=1e-3"])
+    recipe.sha256, recipe.standard
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import typing
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from benchmark.errors import RecipeError
+from benchmark.io import canonical_json, sha256_bytes
+from benchmark.paths import scales_dir
+
+# Overrides of these keys do not change what is trained, so they keep a run standard.
+FREE_KEYS = frozenset(
+    {"seed", "data.micro_batch_size", "eval.batch_size", "runtime.compile", "runtime.num_threads"}
+)
+
+
+@dataclass(frozen=True, kw_only=True)
+class LMModel:
+    """A Llama-style decoder built from a transformers config (never downloaded)."""
+
+    hidden_size: int  # d_model
+    num_layers: int  # transformer blocks
+    num_heads: int  # attention heads (head_dim = hidden_size / num_heads)
+    intermediate_size: int  # MLP width (SwiGLU)
+    tie_word_embeddings: bool = True  # share input and output embeddings
+
+
+@dataclass(frozen=True, kw_only=True)
+class LMData:
+    """How tokens are fed: packed sequences, a fixed token budget."""
+
+    seq_len: int  # tokens per training sequence
+    train_tokens: int  # token budget, fixed whatever the subset's size (small subsets repeat)
+    global_batch_size: int  # sequences per optimizer step, over all processes
+    micro_batch_size: int  # sequences per forward pass per process (memory knob only)
+
+
+@dataclass(frozen=True, kw_only=True)
+class Optim:
+    """AdamW with linear warm-up and cosine decay."""
+
+    lr: float  # peak learning rate
+    min_lr_ratio: float  # final lr as a fraction of lr
+    warmup_steps: int  # linear warm-up from 0 to lr
+    weight_decay: float  # decoupled, on matrices only (not norms, not biases)
+    beta1: float = 0.9
+    beta2: float = 0.95
+    eps: float = 1e-8
+    grad_clip: float = 1.0  # max global grad norm; 0 disables
+
+
+@dataclass(frozen=True, kw_only=True)
+class Runtime:
+    """How the run executes; does not change what is trained (except precision)."""
+
+    precision: str = "auto"  # "auto" (bf16 where the hardware has it), "bf16", "fp32"
+    compile: bool = False  # torch.compile the model
+    num_threads: int = 0  # torch intra-op threads; 0 = all cores
+
+
+@dataclass(frozen=True, kw_only=True)
+class EvalConfig:
+    suite: str  # name of evals/<track>/<suite>.yaml
+    batch_size: int = 32  # eval batch (speed only)
+
+
+@dataclass(frozen=True, kw_only=True)
+class Expected:
+    """What the recipe is sized for, so users know what to expect."""
+
+    hardware: str
+    minutes: float  # wall time of train + eval on that hardware
+
+
+@dataclass(frozen=True, kw_only=True)
+class Recipe:
+    name: str  # e.g. "lm-small"
+    track: str  # "lm" | "clip"
+    scale: str  # file stem, e.g. "small"
+    pool: str  # pool name, e.g. "text-default"
+    seed: int  # default seed; `bench train --seed` changes it
+    model: LMModel
+    data: LMData
+    optim: Optim
+    runtime: Runtime = field(default_factory=Runtime)
+    eval: EvalConfig
+    expected: Expected
+    overrides: tuple[str, ...] = ()  # the CLI overrides applied, as given
+    standard: bool = True  # no override touched a fixed field
+    sha256: str = ""  # hash over the fixed fields
+
+    @property
+    def num_steps(self) -> int:
+        return self.data.train_tokens // (self.data.seq_len * self.data.global_batch_size)
+
+    def validate(self) -> None:
+        d, o = self.data, self.optim
+        if self.track != "lm":
+            raise RecipeError(f"recipe {self.name}: track {self.track!r} is not supported; use 'lm'")
+        if self.model.hidden_size % self.model.num_heads:
+            raise RecipeError(
+                f"recipe {self.name}: model.hidden_size {self.model.hidden_size} is not divisible "
+                f"by model.num_heads {self.model.num_heads}"
+            )
+        if d.global_batch_size % d.micro_batch_size:
+            raise RecipeError(
+                f"recipe {self.name}: data.global_batch_size {d.global_batch_size} is not a "
+                f"multiple of data.micro_batch_size {d.micro_batch_size}"
+            )
+        if self.num_steps < 1:
+            raise RecipeError(
+                f"recipe {self.name}: data.train_tokens {d.train_tokens} is less than one "
+                f"step ({d.seq_len * d.global_batch_size} tokens)"
+            )
+        if not 0 <= o.warmup_steps < self.num_steps:
+            raise RecipeError(
+                f"recipe {self.name}: optim.warmup_steps {o.warmup_steps} must be in "
+                f"[0, {self.num_steps}) (the number of steps)"
+            )
+        if self.runtime.precision not in ("auto", "bf16", "fp32"):
+            raise RecipeError(
+                f"recipe {self.name}: runtime.precision {self.runtime.precision!r} is not one "
+                "of auto, bf16, fp32"
+            )
+        for name, value in (("optim.lr", o.lr), ("data.train_tokens", d.train_tokens)):
+            if value <= 0:
+                raise RecipeError(f"recipe {self.name}: {name} must be positive, got {value}")
+
+    def to_dict(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)
+
+
+def _coerce(value: Any, typ: Any, where: str) -> Any:
+    if typ is float and isinstance(value, int | float) and not isinstance(value, bool):
+        return float(value)
+    if typ is float and isinstance(value, str):
+        try:
+            return float(value)
+        except ValueError:
+            pass
+    expected = {"int": int, "float": float, "str": str, "bool": bool}.get(getattr(typ, "__name__", ""))
+    if expected is not None and (
+        not isinstance(value, expected) or (expected is int and isinstance(value, bool))
+    ):
+        raise RecipeError(f"{where}: expected {expected.__name__}, got {value!r}")
+    return value
+
+
+def _build(cls: type, data: Any, where: str) -> Any:
+    """Build dataclass ``cls`` from a plain dict, rejecting unknown or missing keys."""
+    if not isinstance(data, dict):
+        raise RecipeError(f"{where}: expected a mapping, got {data!r}")
+    hints = typing.get_type_hints(cls)
+    fields = {f.name: f for f in dataclasses.fields(cls) if f.init}
+    unknown = sorted(set(data) - set(fields))
+    if unknown:
+        raise RecipeError(
+            f"{where}: unknown key {unknown[0]!r}; valid keys: {', '.join(sorted(fields))}"
+        )
+    kwargs = {}
+    for name, f in fields.items():
+        key = f"{where}.{name}"
+        if name not in data:
+            if f.default is dataclasses.MISSING and f.default_factory is dataclasses.MISSING:
+                raise RecipeError(f"{key} is missing")
+            continue
+        typ = hints[name]
+        if dataclasses.is_dataclass(typ):
+            kwargs[name] = _build(typ, data[name], key)
+        else:
+            kwargs[name] = _coerce(data[name], typ, key)
+    return cls(**kwargs)
+
+
+def _fixed_part(d: dict[str, Any]) -> dict[str, Any]:
+    """The recipe's fields that define what is trained (hash input)."""
+    out: dict[str, Any] = {}
+    for key, value in d.items():
+        if key in ("overrides", "standard", "sha256", "seed", "expected"):
+            continue
+        if isinstance(value, dict):
+            out[key] = {k: v for k, v in value.items() if f"{key}.{k}" not in FREE_KEYS}
+        else:
+            out[key] = value
+    return out
+
+
+def available_scales(track: str) -> list[str]:
+    return sorted(p.stem for p in (scales_dir() / track).glob("*.yaml"))
+
+
+def compose_dict(track: str, scale: str, overrides: list[str] | tuple[str, ...] = ()) -> dict:
+    """Read ``scales/<track>/<scale>.yaml`` with Hydra and apply ``overrides``."""
+    from hydra import compose, initialize_config_dir
+    from hydra.errors import HydraException
+    from omegaconf import OmegaConf
+    from omegaconf.errors import OmegaConfBaseException
+
+    directory = scales_dir() / track
+    if not (directory / f"{scale}.yaml").is_file():
+        valid = ", ".join(available_scales(track)) or "none"
+        raise RecipeError(f"no scale {scale!r} for track {track!r}; valid scales: {valid}")
+    try:
+        with initialize_config_dir(config_dir=str(directory.resolve()), version_base=None):
+            cfg = compose(config_name=scale, overrides=list(overrides))
+    except (HydraException, OmegaConfBaseException) as exc:
+        first = str(exc).strip().splitlines()[0]
+        raise RecipeError(f"bad override for scale {track}/{scale}: {first}") from None
+    return OmegaConf.to_container(cfg, resolve=True)  # type: ignore[return-value]
+
+
+def load_recipe(
+    track: str, scale: str, overrides: list[str] | tuple[str, ...] = (), seed: int | None = None
+) -> Recipe:
+    """The frozen, validated recipe for ``track``/``scale`` with ``overrides`` applied."""
+    base = compose_dict(track, scale)
+    raw = compose_dict(track, scale, overrides) if overrides else base
+    raw = dict(raw, scale=scale)
+    base = dict(base, scale=scale)
+    if seed is not None:
+        raw["seed"] = seed
+    recipe = _build(Recipe, raw, f"scales/{track}/{scale}.yaml")
+    recipe.validate()
+    fixed = _fixed_part(recipe.to_dict())
+    standard = fixed == _fixed_part(_build(Recipe, base, "base").to_dict())
+    return dataclasses.replace(
+        recipe,
+        overrides=tuple(overrides),
+        standard=standard,
+        sha256=sha256_bytes(canonical_json(fixed).encode()),
+    )
+
+
+def recipe_file(track: str, scale: str) -> Path:
+    return scales_dir() / track / f"{scale}.yaml"

@@ -1,0 +1,139 @@
+"""Run an LM eval suite on a checkpoint with lm-eval's ``simple_evaluate``.
+
+The suite's task files are lm-eval task YAMLs whose local data lives with the pool;
+they name it as ``__EVAL_DATA__/<file>.jsonl``. Before a run the YAMLs are copied into
+``RUN_DIR/eval/tasks/`` with that placeholder replaced by the pool's absolute eval
+directory (lm-eval resolves relative ``data_files`` against the working directory), so
+the same folder works with lm-eval's own CLI:
+
+    lm_eval --model hf --model_args pretrained=RUN_DIR/checkpoint \\
+        --include_path RUN_DIR/eval/tasks --tasks databench_wordnet_define
+
+Besides each task's main metric, the probability the model gives the correct choice
+(softmax over the choices' log-likelihoods) is recorded as ``prob_correct``: a
+continuous metric that ranks data better at small scale (DataDecide). Per-item results
+go to ``RUN_DIR/eval/items.jsonl`` so entries can be compared item by item.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import math
+import time
+from pathlib import Path
+from typing import Any
+
+from benchmark.errors import EvalError
+from benchmark.evaluate.suite import Suite, aggregates
+from benchmark.io import atomic_path
+
+log = logging.getLogger(__name__)
+
+PLACEHOLDER = "__EVAL_DATA__"
+
+
+def materialize_tasks(suite: Suite, data_dir: Path, out_dir: Path) -> Path:
+    """Copy the suite's task YAMLs to ``out_dir`` with the data path filled in."""
+    out_dir.mkdir(parents=True, exist_ok=True)
+    for task in suite.tasks:
+        if not task.file:
+            continue
+        text = (suite.task_dir / task.file).read_text(encoding="utf-8")
+        for line in text.splitlines():
+            if PLACEHOLDER in line:
+                rel = line.split(PLACEHOLDER, 1)[1].strip().strip("\"'").lstrip("/")
+                if not (data_dir / rel).is_file():
+                    raise EvalError(f"task {task.name}: data file {data_dir / rel} is missing; "
+                                    "rebuild the pool with `bench pool build --force`")
+        (out_dir / Path(task.file).name).write_text(
+            text.replace(PLACEHOLDER, str(data_dir.resolve())), encoding="utf-8")
+    return out_dir
+
+
+def _prob_correct(sample: dict[str, Any]) -> float | None:
+    """Softmax probability of the gold choice from a multiple-choice sample."""
+    resps = sample.get("filtered_resps") or sample.get("resps")
+    target = sample.get("target")
+    if not isinstance(target, int) or not resps or not isinstance(resps[0], list | tuple):
+        return None
+    lls = [float(r[0]) if isinstance(r, list | tuple) else float(r) for r in resps]
+    if not 0 <= target < len(lls):
+        return None
+    top = max(lls)
+    z = sum(math.exp(v - top) for v in lls)
+    return math.exp(lls[target] - top) / z
+
+
+def evaluate_lm(checkpoint: Path, suite: Suite, data_dir: Path, run_dir: Path, *,
+                batch_size: int = 32, limit: int | None = None) -> dict[str, Any]:
+    """Evaluate ``checkpoint`` on ``suite``; return the entry's ``metrics`` block."""
+    import lm_eval
+    import torch
+    from lm_eval.models.huggingface import HFLM
+    from lm_eval.tasks import TaskManager
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    t0 = time.time()
+    task_dir = materialize_tasks(suite, data_dir, run_dir / "eval" / "tasks")
+    model = AutoModelForCausalLM.from_pretrained(str(checkpoint), dtype=torch.float32)
+    tokenizer = AutoTokenizer.from_pretrained(str(checkpoint))
+    device = "cuda" if torch.cuda.is_available() else "cpu"
+    lm = HFLM(pretrained=model.to(device).eval(), tokenizer=tokenizer, batch_size=batch_size,
+              max_length=model.config.max_position_embeddings, device=device)
+    manager = TaskManager(include_path=str(task_dir), include_defaults=False)
+    fewshot = {t.num_fewshot for t in suite.tasks}
+    if len(fewshot) > 1:
+        raise EvalError(f"suite {suite.name}: mixed num_fewshot is not supported yet")
+    out = lm_eval.simple_evaluate(
+        model=lm, tasks=[t.name for t in suite.tasks], num_fewshot=fewshot.pop(),
+        task_manager=manager, log_samples=True, limit=limit, bootstrap_iters=0,
+        random_seed=0, numpy_random_seed=0, torch_random_seed=0, fewshot_random_seed=0,
+    )
+    results, samples = out["results"], out.get("samples", {})
+    tasks: dict[str, dict[str, Any]] = {}
+    with atomic_path(run_dir / "eval" / "items.jsonl") as tmp, open(tmp, "w") as f:
+        for spec in suite.tasks:
+            res = results.get(spec.name)
+            if res is None:
+                raise EvalError(f"lm-eval returned no result for task {spec.name}")
+            key = f"{spec.metric},none"
+            if key not in res:
+                raise EvalError(f"task {spec.name} has no metric {spec.metric!r}; it reports "
+                                f"{', '.join(k.split(',')[0] for k in res if ',' in k)}")
+            value = float(res[key])
+            stderr = res.get(f"{spec.metric}_stderr,none")
+            probs = []
+            for s in samples.get(spec.name, []):
+                row = {"task": spec.name, "doc_id": s["doc_id"]}
+                for m in ("acc", "acc_norm", "bits_per_byte"):
+                    if m in s:
+                        v = s[m]
+                        row[m] = list(v) if isinstance(v, tuple) else v
+                p = _prob_correct(s)
+                if p is not None:
+                    row["prob_correct"] = round(p, 6)
+                    probs.append(p)
+                f.write(json.dumps(row) + "\n")
+            entry = {
+                "metric": spec.metric,
+                "value": value,
+                "random_baseline": spec.random_baseline,
+                "centered": spec.centered(value),
+                "higher_is_better": spec.higher_is_better,
+                "stderr": float(stderr) if isinstance(stderr, int | float) else None,
+                "n": len(samples.get(spec.name, [])),
+                "tags": list(spec.tags),
+            }
+            if probs:
+                entry["prob_correct"] = sum(probs) / len(probs)
+            tasks[spec.name] = entry
+    aggs = aggregates(suite, {k: v["value"] for k, v in tasks.items()})
+    head = aggs[suite.headline]
+    return {
+        "suite": {"name": suite.name, "version": suite.version},
+        "headline": {"name": f"{suite.headline}_centered_mean", "value": head["value"]},
+        "aggregates": aggs,
+        "tasks": tasks,
+        "eval_seconds": round(time.time() - t0, 1),
+    }

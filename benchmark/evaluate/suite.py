@@ -1,0 +1,122 @@
+"""Eval suites: one YAML file per suite under ``evals/<track>/``.
+
+A suite lists its tasks; each task names its lm-eval task (or CLIP task), its main
+metric, its random baseline and its tags. Aggregates come from the tags, never from a
+list in code: for every tag, the mean centred score over the tagged tasks that have a
+random baseline (DCLM's centred accuracy, ``(acc - r) / (1 - r)``). The suite's
+``headline`` names the tag whose aggregate leads an entry.
+
+    suite = load_suite("lm", "core")
+    aggregates(suite, {"task_a": 0.4, ...})
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from benchmark.errors import EvalError
+from benchmark.paths import evals_dir
+
+
+@dataclass(frozen=True, kw_only=True)
+class TaskSpec:
+    name: str  # the lm-eval task name
+    file: str | None  # task YAML relative to the suite file (None: lm-eval's registry)
+    metric: str  # main metric
+    random_baseline: float | None  # chance score as a fraction; None for loss-like metrics
+    higher_is_better: bool = True
+    tags: tuple[str, ...] = ()
+    num_fewshot: int = 0
+
+    def centered(self, value: float) -> float | None:
+        if self.random_baseline is None:
+            return None
+        return (value - self.random_baseline) / (1.0 - self.random_baseline)
+
+
+@dataclass(frozen=True, kw_only=True)
+class Suite:
+    name: str
+    version: str
+    track: str
+    headline: str  # tag whose centred mean is the headline
+    description: str
+    tasks: tuple[TaskSpec, ...]
+    path: Path
+
+    @property
+    def task_dir(self) -> Path:
+        return self.path.parent
+
+
+_TASK_KEYS = {"name", "file", "metric", "random_baseline", "higher_is_better", "tags", "num_fewshot"}
+_SUITE_KEYS = {"name", "version", "track", "headline", "description", "tasks"}
+
+
+def _check_keys(obj: dict, valid: set[str], where: str) -> None:
+    unknown = sorted(set(obj) - valid)
+    if unknown:
+        raise EvalError(f"{where}: unknown key {unknown[0]!r}; valid keys: {', '.join(sorted(valid))}")
+
+
+def parse_suite(path: Path) -> Suite:
+    try:
+        raw = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except yaml.YAMLError as exc:
+        raise EvalError(f"{path}: not valid YAML ({exc})") from None
+    if not isinstance(raw, dict):
+        raise EvalError(f"{path}: a suite file is a mapping")
+    _check_keys(raw, _SUITE_KEYS, str(path))
+    tasks = []
+    for i, t in enumerate(raw.get("tasks") or []):
+        where = f"{path}: tasks[{i}]"
+        if not isinstance(t, dict) or "name" not in t or "metric" not in t:
+            raise EvalError(f"{where}: each task needs at least 'name' and 'metric'")
+        _check_keys(t, _TASK_KEYS, where)
+        rb = t.get("random_baseline")
+        if rb is not None and not 0 <= float(rb) < 1:
+            raise EvalError(f"{where}: random_baseline {rb} must be a fraction in [0, 1)")
+        tasks.append(TaskSpec(
+            name=str(t["name"]), file=t.get("file"), metric=str(t["metric"]),
+            random_baseline=None if rb is None else float(rb),
+            higher_is_better=bool(t.get("higher_is_better", True)),
+            tags=tuple(t.get("tags") or ()), num_fewshot=int(t.get("num_fewshot", 0)),
+        ))
+    if not tasks:
+        raise EvalError(f"{path}: the suite lists no tasks")
+    suite = Suite(
+        name=str(raw.get("name", path.stem)), version=str(raw.get("version", "0")),
+        track=str(raw.get("track", path.parent.name)), headline=str(raw.get("headline", "")),
+        description=str(raw.get("description", "")), tasks=tuple(tasks), path=path,
+    )
+    if not any(suite.headline in t.tags for t in suite.tasks if t.random_baseline is not None):
+        raise EvalError(f"{path}: headline tag {suite.headline!r} tags no task with a random_baseline")
+    for t in suite.tasks:
+        if t.file and not (suite.task_dir / t.file).is_file():
+            raise EvalError(f"{path}: task {t.name}: file {t.file} does not exist")
+    return suite
+
+
+def load_suite(track: str, name: str) -> Suite:
+    path = evals_dir() / track / f"{name}.yaml"
+    if not path.is_file():
+        valid = sorted(p.stem for p in (evals_dir() / track).glob("*.yaml"))
+        raise EvalError(f"no eval suite {name!r} for track {track}; valid: {', '.join(valid)}")
+    return parse_suite(path)
+
+
+def aggregates(suite: Suite, scores: dict[str, float]) -> dict[str, dict[str, Any]]:
+    """Mean centred score per tag, from per-task main-metric values."""
+    out: dict[str, dict[str, Any]] = {}
+    tags = sorted({tag for t in suite.tasks for tag in t.tags})
+    for tag in tags:
+        vals = [t.centered(scores[t.name]) for t in suite.tasks
+                if tag in t.tags and t.random_baseline is not None and t.name in scores]
+        if vals:
+            out[tag] = {"value": sum(vals) / len(vals), "num_tasks": len(vals),
+                        "kind": "mean centred score"}
+    return out

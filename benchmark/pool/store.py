@@ -1,0 +1,154 @@
+"""The on-disk pool format and its reader.
+
+A built pool is a directory under ``$BENCH_HOME/pools/<name>/``:
+
+- ``manifest.json``: name, version, track, ``num_items``, ``fingerprint`` (sha256 over
+  the sorted uids and their content hashes), sources with package, version, sha256 and
+  licence, and build statistics;
+- ``docs-NNNNN.parquet``: the items, sorted by uid (row i of the concatenated shards is
+  the i-th smallest uid): ``uid``, ``text``, ``source``, ``locator`` and metadata;
+- ``uids.npy``: the sorted uids as ``S32`` (32 lowercase hex characters), the index a
+  subset is checked against with a binary search;
+- ``tokenizer/``: the track's tokenizer (``save_pretrained`` format);
+- ``tokens.npy`` + ``offsets.npy``: every item tokenized once (uint16 ids, concatenated in
+  uid order; item i is ``tokens[offsets[i]:offsets[i+1]]``), so a subset is a gather;
+- ``evals/``: the eval data built with the pool (never part of it).
+
+The directory is written under a temporary name and renamed, so a pool is either
+complete or absent.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from functools import cached_property
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from benchmark.errors import PoolError
+from benchmark.paths import pools_dir
+
+UID_DTYPE = "S32"
+MANIFEST = "manifest.json"
+
+
+def make_uid(source: str, locator: str, text: str) -> str:
+    """A stable 32-hex uid from an item's source, locator and content."""
+    payload = f"{source}\n{locator}\n{text}".encode()
+    return hashlib.sha256(payload).hexdigest()[:32]
+
+
+def content_hash(text: str) -> str:
+    return hashlib.sha256(text.encode()).hexdigest()
+
+
+def fingerprint(uids: list[str], hashes: list[str]) -> str:
+    """sha256 over ``uid content_hash`` lines in uid order."""
+    h = hashlib.sha256()
+    for uid, ch in sorted(zip(uids, hashes, strict=True)):
+        h.update(f"{uid} {ch}\n".encode())
+    return h.hexdigest()
+
+
+class Pool:
+    """Read access to a built pool directory."""
+
+    def __init__(self, root: Path) -> None:
+        self.root = root
+        try:
+            self.manifest: dict[str, Any] = json.loads((root / MANIFEST).read_text())
+        except FileNotFoundError:
+            raise PoolError(f"{root} is not a built pool (no {MANIFEST})") from None
+
+    @property
+    def name(self) -> str:
+        return self.manifest["name"]
+
+    @property
+    def track(self) -> str:
+        return self.manifest["track"]
+
+    @property
+    def fingerprint(self) -> str:
+        return self.manifest["fingerprint"]
+
+    @property
+    def num_items(self) -> int:
+        return int(self.manifest["num_items"])
+
+    @cached_property
+    def uids(self) -> np.ndarray:
+        """The sorted uid index, ``S32``, memory-mapped."""
+        return np.load(self.root / "uids.npy", mmap_mode="r")
+
+    @cached_property
+    def offsets(self) -> np.ndarray:
+        return np.load(self.root / "offsets.npy", mmap_mode="r")
+
+    @cached_property
+    def tokens(self) -> np.ndarray:
+        return np.load(self.root / "tokens.npy", mmap_mode="r")
+
+    def token_counts(self) -> np.ndarray:
+        """Tokens per item, in uid order."""
+        return np.diff(np.asarray(self.offsets))
+
+    def lookup(self, uids: np.ndarray) -> np.ndarray:
+        """Row index of each uid (``S32`` array); -1 where the uid is not in the pool."""
+        index = self.uids
+        pos = np.searchsorted(index, uids)
+        pos = np.minimum(pos, len(index) - 1)
+        found = index[pos] == uids
+        return np.where(found, pos, -1)
+
+    def shard_paths(self) -> list[Path]:
+        return sorted(self.root.glob("docs-*.parquet"))
+
+    def read_table(self, columns: list[str] | None = None):
+        """The pool's items as one pyarrow table, in uid order."""
+        import pyarrow as pa
+        import pyarrow.parquet as pq
+
+        return pa.concat_tables(pq.read_table(p, columns=columns) for p in self.shard_paths())
+
+    @property
+    def tokenizer_dir(self) -> Path:
+        return self.root / "tokenizer"
+
+    def load_tokenizer(self):
+        from transformers import AutoTokenizer
+
+        return AutoTokenizer.from_pretrained(str(self.tokenizer_dir))
+
+    @property
+    def evals_dir(self) -> Path:
+        return self.root / "evals"
+
+    def summary(self) -> dict[str, Any]:
+        m = self.manifest
+        return {
+            "name": m["name"],
+            "version": m["version"],
+            "track": m["track"],
+            "path": str(self.root),
+            "num_items": m["num_items"],
+            "num_tokens": m.get("num_tokens"),
+            "fingerprint": m["fingerprint"],
+            "sources": m["sources"],
+            "stats": m.get("stats", {}),
+        }
+
+
+def pool_path(name: str) -> Path:
+    return pools_dir() / name
+
+
+def open_pool(name: str) -> Pool:
+    """The built pool ``name``; a clear error says how to build it when it is missing."""
+    root = pool_path(name)
+    if not (root / MANIFEST).is_file():
+        raise PoolError(f"pool {name!r} is not built; run `bench pool build {name}`")
+    return Pool(root)

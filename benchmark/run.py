@@ -1,0 +1,98 @@
+"""One benchmark run, end to end: recipe → pool → subset → train → evaluate → entry.
+
+    path, entry = run_train(track="lm", scale="small", subset_file=None, seed=None)
+
+With no subset file the whole pool is used (the "no filtering" baseline). The embedded
+pool is built first when missing. A run directory (``runs/<name>/``) holds the resolved
+recipe, the training log, the checkpoint, the eval outputs and ``entry.json``.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+import time
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from benchmark.config import Recipe, load_recipe
+from benchmark.errors import BenchError
+from benchmark.evaluate.suite import load_suite
+from benchmark.io import atomic_path
+from benchmark.leaderboard.entry import build_entry, write_entry
+from benchmark.pool.build import ensure_pool
+from benchmark.pool.store import Pool
+from benchmark.subset import Subset, load_subset, num_tokens, whole_pool
+
+log = logging.getLogger(__name__)
+
+_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,99}$")
+
+
+def default_name(recipe: Recipe, subset_file: Path | None) -> str:
+    stem = subset_file.stem if subset_file else "all"
+    return f"{recipe.track}-{recipe.scale}-{stem}-s{recipe.seed}"
+
+
+def prepare(track: str, scale: str, subset_file: Path | None, seed: int | None,
+            overrides: list[str]) -> tuple[Recipe, Pool, Subset]:
+    """Everything checked before any training starts."""
+    recipe = load_recipe(track, scale, overrides, seed=seed)
+    load_suite(track, recipe.eval.suite)
+    pool = ensure_pool(recipe.pool)
+    subset = load_subset(subset_file, pool) if subset_file else whole_pool(pool)
+    return recipe, pool, subset
+
+
+def run_train(*, track: str, scale: str, subset_file: Path | None = None,
+              seed: int | None = None, name: str | None = None,
+              overrides: list[str] | None = None, runs_dir: Path = Path("runs"),
+              wandb_mode: str = "offline", progress: bool = True) -> tuple[Path, dict[str, Any]]:
+    from benchmark.evaluate.lm import evaluate_lm
+    from benchmark.train.lm import train_lm
+
+    recipe, pool, subset = prepare(track, scale, subset_file, seed, overrides or [])
+    name = name or default_name(recipe, subset_file)
+    if not _NAME.match(name):
+        raise BenchError(f"run name {name!r} must be letters, digits, '.', '_' or '-'")
+    run_dir = runs_dir / name
+    if (run_dir / "entry.json").exists():
+        raise BenchError(f"run {run_dir} already has an entry; pass another --name or remove it")
+    run_dir.mkdir(parents=True, exist_ok=True)
+    with atomic_path(run_dir / "recipe.yaml") as tmp:
+        tmp.write_text(yaml.safe_dump(recipe.to_dict(), sort_keys=False))
+    log.info("run %s: recipe %s (%s), pool %s, %d uids", name, recipe.name,
+             "standard" if recipe.standard else "NON-STANDARD", pool.name, subset.num_uids)
+    t0 = time.time()
+    result = train_lm(recipe, pool, subset, run_dir, wandb_mode=wandb_mode, progress=progress)
+    suite = load_suite(track, recipe.eval.suite)
+    metrics = evaluate_lm(result.checkpoint, suite, pool.evals_dir, run_dir,
+                          batch_size=recipe.eval.batch_size)
+    entry = build_entry(name=name, recipe=recipe, pool=pool, subset=subset,
+                        num_tokens=num_tokens(subset, pool), metrics=metrics, train=result,
+                        checkpoint=result.checkpoint)
+    entry["compute"]["total_seconds"] = round(time.time() - t0, 1)
+    return write_entry(run_dir, entry), entry
+
+
+def evaluate_run(run_dir: Path) -> dict[str, Any]:
+    """Re-evaluate a run's checkpoint with the suite its recipe names."""
+    import json
+
+    from benchmark.evaluate.lm import evaluate_lm
+    from benchmark.io import write_json
+    from benchmark.pool.store import open_pool
+
+    recipe_path = run_dir / "recipe.yaml"
+    if not recipe_path.is_file() or not (run_dir / "checkpoint").is_dir():
+        raise BenchError(f"{run_dir} is not a run directory (needs recipe.yaml and checkpoint/)")
+    recipe = yaml.safe_load(recipe_path.read_text())
+    pool = open_pool(recipe["pool"])
+    suite = load_suite(recipe["track"], recipe["eval"]["suite"])
+    metrics = evaluate_lm(run_dir / "checkpoint", suite, pool.evals_dir, run_dir,
+                          batch_size=recipe["eval"]["batch_size"])
+    write_json(run_dir / "eval" / "metrics.json", metrics)
+    log.debug("%s", json.dumps(metrics["headline"]))
+    return metrics

@@ -1,0 +1,139 @@
+"""Pieces both tracks' training loops share: device, precision, processes, schedule, logging.
+
+- :func:`setup_runtime` picks the device, the precision (bf16 autocast where the hardware
+  has it) and the thread count, and reads torchrun's rank and world size;
+- :func:`make_optimizer` builds AdamW (decay on matrices only) with transformers' cosine
+  schedule with warm-up and a floor;
+- :class:`MetricsSink` writes ``train_log.jsonl`` and, on rank 0, mirrors to wandb
+  (offline unless asked otherwise; imported only when used).
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+from contextlib import AbstractContextManager, nullcontext
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from benchmark.config import Optim, Runtime
+from benchmark.errors import BenchError
+
+log = logging.getLogger(__name__)
+
+WANDB_MODES = ("offline", "online", "disabled")
+
+
+@dataclass(frozen=True)
+class RuntimeInfo:
+    device: torch.device
+    precision: str  # "bf16" | "fp32" (what is actually used)
+    rank: int
+    world_size: int
+    num_threads: int
+
+    def autocast(self) -> AbstractContextManager:
+        if self.precision == "bf16":
+            return torch.autocast(self.device.type, dtype=torch.bfloat16)
+        return nullcontext()
+
+    @property
+    def is_main(self) -> bool:
+        return self.rank == 0
+
+    def describe(self) -> str:
+        if self.device.type == "cuda":
+            return torch.cuda.get_device_name(self.device)
+        return f"cpu ({self.num_threads} threads, {torch.backends.cpu.get_cpu_capability()})"
+
+
+def cpu_has_bf16() -> bool:
+    """True when the CPU has native bf16 matrix instructions (AVX512-BF16 or AMX)."""
+    try:
+        flags = Path("/proc/cpuinfo").read_text()
+    except OSError:
+        return False
+    return any(f in flags for f in ("avx512_bf16", "amx_bf16"))
+
+
+def setup_runtime(runtime: Runtime) -> RuntimeInfo:
+    """Device, precision, threads and process group for this process."""
+    rank = int(os.environ.get("RANK", "0"))
+    world = int(os.environ.get("WORLD_SIZE", "1"))
+    if torch.cuda.is_available():
+        device = torch.device("cuda", int(os.environ.get("LOCAL_RANK", "0")))
+        torch.cuda.set_device(device)
+        has_bf16 = torch.cuda.is_bf16_supported()
+    else:
+        device = torch.device("cpu")
+        has_bf16 = cpu_has_bf16()
+    if world > 1 and not torch.distributed.is_initialized():
+        torch.distributed.init_process_group("nccl" if device.type == "cuda" else "gloo")
+    threads = runtime.num_threads or max(1, (os.cpu_count() or 1) // max(world, 1))
+    torch.set_num_threads(threads)
+    if runtime.precision == "bf16" and not has_bf16:
+        log.warning("bf16 requested but %s has no native bf16: it will be slow", device)
+    precision = {"auto": "bf16" if has_bf16 else "fp32"}.get(runtime.precision, runtime.precision)
+    return RuntimeInfo(device, precision, rank, world, threads)
+
+
+def make_optimizer(model: torch.nn.Module, optim: Optim, num_steps: int):
+    """AdamW (weight decay on >=2-D parameters only) and a cosine schedule with warm-up."""
+    from transformers import get_cosine_with_min_lr_schedule_with_warmup
+
+    decay = [p for p in model.parameters() if p.requires_grad and p.ndim >= 2]
+    no_decay = [p for p in model.parameters() if p.requires_grad and p.ndim < 2]
+    groups = [
+        {"params": decay, "weight_decay": optim.weight_decay},
+        {"params": no_decay, "weight_decay": 0.0},
+    ]
+    opt = torch.optim.AdamW(
+        groups, lr=optim.lr, betas=(optim.beta1, optim.beta2), eps=optim.eps, foreach=True
+    )
+    sched = get_cosine_with_min_lr_schedule_with_warmup(
+        opt, num_warmup_steps=optim.warmup_steps, num_training_steps=num_steps,
+        min_lr_rate=optim.min_lr_ratio,
+    )
+    return opt, sched
+
+
+class MetricsSink:
+    """Per-step metrics to ``train_log.jsonl`` and (rank 0) wandb."""
+
+    def __init__(self, run_dir: Path, *, mode: str, project: str, name: str,
+                 config: dict[str, Any], enabled: bool = True) -> None:
+        if mode not in WANDB_MODES:
+            raise BenchError(f"--wandb {mode!r} is not one of {', '.join(WANDB_MODES)}")
+        self.enabled = enabled
+        self.path = run_dir / "train_log.jsonl"
+        self._file = open(self.path, "w", encoding="utf-8") if enabled else None  # noqa: SIM115
+        self._wandb = None
+        if enabled and mode != "disabled":
+            import wandb
+
+            self._wandb = wandb.init(project=project, name=name, config=config, mode=mode,
+                                     dir=str(run_dir), reinit="finish_previous")
+
+    def log(self, row: dict[str, Any]) -> None:
+        if not self.enabled:
+            return
+        assert self._file is not None
+        self._file.write(json.dumps(row) + "\n")
+        if self._wandb is not None:
+            self._wandb.log(row, step=row.get("step"))
+
+    def summary(self, values: dict[str, Any]) -> None:
+        if self._wandb is not None:
+            self._wandb.summary.update(values)
+
+    def close(self) -> None:
+        if self._file is not None:
+            self._file.close()
+            self._file = None
+        if self._wandb is not None:
+            self._wandb.finish()
+            self._wandb = None

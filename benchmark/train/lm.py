@@ -1,0 +1,170 @@
+"""The LM track's training loop: a transformers Llama built from config, packed data.
+
+    result = train_lm(recipe, pool, subset, run_dir, wandb_mode="offline")
+
+The model is built from a ``LlamaConfig`` (never downloaded), trained on the recipe's
+fixed token budget with AdamW, warm-up and cosine decay, gradient accumulation making up
+the recipe's global batch whatever the number of processes, bf16 autocast where the
+hardware has it, and saved with ``save_pretrained`` (tokenizer included) so that
+transformers and lm-eval load it as any other checkpoint.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import time
+from contextlib import nullcontext
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import torch
+from tqdm import tqdm
+
+from benchmark.config import Recipe
+from benchmark.pool.store import Pool
+from benchmark.subset import Subset
+from benchmark.train.common import MetricsSink, make_optimizer, setup_runtime
+from benchmark.train.packing import pack_sequences
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class TrainResult:
+    checkpoint: Path
+    num_params: int
+    train_tokens: int
+    num_steps: int
+    num_epochs: int  # passes over the subset the budget took
+    final_loss: float  # mean loss over the last 10% of steps
+    flops: float
+    wall_seconds: float
+    tokens_per_second: float
+    device: str
+    precision: str
+    num_processes: int
+
+
+def build_model(recipe: Recipe, vocab_size: int, eos_id: int):
+    """A freshly initialised Llama-style causal LM for ``recipe`` (seeded by the caller)."""
+    from transformers import LlamaConfig, LlamaForCausalLM
+
+    m = recipe.model
+    config = LlamaConfig(
+        vocab_size=vocab_size,
+        hidden_size=m.hidden_size,
+        intermediate_size=m.intermediate_size,
+        num_hidden_layers=m.num_layers,
+        num_attention_heads=m.num_heads,
+        num_key_value_heads=m.num_heads,
+        max_position_embeddings=recipe.data.seq_len,
+        tie_word_embeddings=m.tie_word_embeddings,
+        bos_token_id=eos_id,
+        eos_token_id=eos_id,
+        pad_token_id=eos_id,
+        attn_implementation="sdpa",
+    )
+    return LlamaForCausalLM(config)
+
+
+def model_flops_per_token(num_params: int, recipe: Recipe) -> float:
+    """Training FLOPs per token: 6N for the weights plus attention scores (PaLM's count)."""
+    m, d = recipe.model, recipe.data
+    return 6 * num_params + 12 * m.num_layers * m.hidden_size * d.seq_len
+
+
+def train_lm(recipe: Recipe, pool: Pool, subset: Subset, run_dir: Path, *,
+             wandb_mode: str = "offline", progress: bool = True) -> TrainResult:
+    rt = setup_runtime(recipe.runtime)
+    d = recipe.data
+    tokenizer = pool.load_tokenizer()
+    eos_id = tokenizer.eos_token_id
+    num_steps = recipe.num_steps
+    accum = d.global_batch_size // (d.micro_batch_size * rt.world_size)
+    if accum < 1 or d.global_batch_size % (d.micro_batch_size * rt.world_size):
+        raise ValueError(
+            f"global batch {d.global_batch_size} is not divisible by micro batch "
+            f"{d.micro_batch_size} x {rt.world_size} processes"
+        )
+    seqs, num_epochs = pack_sequences(
+        pool.tokens, pool.offsets, subset.rows, seq_len=d.seq_len,
+        num_sequences=num_steps * d.global_batch_size, eos_id=eos_id, seed=recipe.seed,
+    )
+    torch.manual_seed(recipe.seed)
+    model = build_model(recipe, len(tokenizer), eos_id).to(rt.device)
+    num_params = sum(p.numel() for p in model.parameters())
+    opt, sched = make_optimizer(model, recipe.optim, num_steps)
+    fwd = model
+    if rt.world_size > 1:
+        fwd = torch.nn.parallel.DistributedDataParallel(model)
+    if recipe.runtime.compile:
+        fwd = torch.compile(fwd)
+    sink = MetricsSink(run_dir, mode=wandb_mode, project="databench", name=run_dir.name,
+                       config=recipe.to_dict(), enabled=rt.is_main)
+    tokens_per_step = d.global_batch_size * d.seq_len
+    losses: list[float] = []
+    t0 = time.time()
+    bar = tqdm(total=num_steps * tokens_per_step, unit="tok", unit_scale=True,
+               desc=f"train {recipe.name}", disable=not (progress and rt.is_main))
+    try:
+        model.train()
+        for step in range(num_steps):
+            batch = seqs[step * d.global_batch_size : (step + 1) * d.global_batch_size]
+            mine = batch[rt.rank :: rt.world_size]  # this process's share of the global batch
+            step_loss = torch.zeros((), device=rt.device)
+            for k in range(accum):
+                x = torch.from_numpy(mine[k * d.micro_batch_size : (k + 1) * d.micro_batch_size])
+                x = x.to(rt.device, non_blocking=True)  # (B, T)
+                sync = k == accum - 1 or rt.world_size == 1
+                ctx = fwd.no_sync() if not sync and hasattr(fwd, "no_sync") else nullcontext()
+                with ctx, rt.autocast():
+                    loss = fwd(input_ids=x, labels=x).loss / accum
+                loss.backward()
+                step_loss += loss.detach()
+            if recipe.optim.grad_clip > 0:
+                grad_norm = float(torch.nn.utils.clip_grad_norm_(model.parameters(),
+                                                                 recipe.optim.grad_clip))
+            else:
+                grad_norm = float("nan")
+            opt.step()
+            sched.step()
+            opt.zero_grad(set_to_none=True)
+            if rt.world_size > 1:
+                torch.distributed.all_reduce(step_loss, op=torch.distributed.ReduceOp.AVG)
+            value = float(step_loss)
+            if not math.isfinite(value):
+                raise FloatingPointError(f"loss is {value} at step {step}")
+            losses.append(value)
+            elapsed = time.time() - t0
+            sink.log({"step": step + 1, "loss": value, "lr": sched.get_last_lr()[0],
+                      "grad_norm": grad_norm, "tokens": (step + 1) * tokens_per_step,
+                      "elapsed_s": round(elapsed, 3)})
+            bar.set_postfix(loss=f"{value:.3f}", refresh=False)
+            bar.update(tokens_per_step)
+    finally:
+        bar.close()
+    wall = time.time() - t0
+    ckpt = run_dir / "checkpoint"
+    if rt.is_main:
+        model.save_pretrained(str(ckpt), safe_serialization=True)
+        tokenizer.save_pretrained(str(ckpt))
+    tail = losses[-max(1, num_steps // 10) :]
+    result = TrainResult(
+        checkpoint=ckpt,
+        num_params=num_params,
+        train_tokens=num_steps * tokens_per_step,
+        num_steps=num_steps,
+        num_epochs=num_epochs,
+        final_loss=float(np.mean(tail)),
+        flops=model_flops_per_token(num_params, recipe) * num_steps * tokens_per_step,
+        wall_seconds=wall,
+        tokens_per_second=num_steps * tokens_per_step / wall,
+        device=rt.describe(),
+        precision=rt.precision,
+        num_processes=rt.world_size,
+    )
+    sink.summary({"final_loss": result.final_loss, "tokens_per_second": result.tokens_per_second})
+    sink.close()
+    return result

@@ -1,0 +1,58 @@
+from __future__ import annotations
+
+import pytest
+
+from benchmark.config import available_scales, load_recipe
+from benchmark.errors import RecipeError
+
+SCALES = [("lm", s) for s in available_scales("lm")]
+
+
+def test_the_cpu_ladder_exists():
+    assert {"xs", "small", "medium"} <= set(available_scales("lm"))
+
+
+@pytest.mark.parametrize("track,scale", SCALES)
+def test_every_recipe_loads_and_validates(track, scale):
+    r = load_recipe(track, scale)
+    assert r.scale == scale and r.track == track
+    assert r.standard and r.overrides == ()
+    assert len(r.sha256) == 64
+    assert r.num_steps * r.data.global_batch_size * r.data.seq_len <= r.data.train_tokens
+    assert r.optim.warmup_steps < r.num_steps
+
+
+def test_override_of_a_fixed_field_is_non_standard_and_changes_the_hash():
+    base = load_recipe("lm", "xs")
+    r = load_recipe("lm", "xs", ["optim.lr=1e-3"])
+    assert r.optim.lr == pytest.approx(1e-3)
+    assert not r.standard and r.overrides == ("optim.lr=1e-3",)
+    assert r.sha256 != base.sha256
+
+
+def test_free_overrides_and_seed_keep_the_run_standard():
+    base = load_recipe("lm", "xs")
+    r = load_recipe("lm", "xs", ["data.micro_batch_size=8", "eval.batch_size=4"], seed=7)
+    assert r.standard and r.seed == 7 and r.data.micro_batch_size == 8
+    assert r.sha256 == base.sha256
+
+
+@pytest.mark.parametrize(
+    "overrides,message",
+    [
+        (["optim.lrr=1"], "optim.lrr"),
+        (["+optim.foo=1"], "unknown key 'foo'"),
+        (["data.micro_batch_size=7"], "not a multiple"),
+        (["model.num_heads=3"], "not divisible"),
+        (["runtime.precision=fp8"], "precision"),
+        (["data.seq_len=abc"], "expected int"),
+    ],
+)
+def test_bad_overrides_are_one_clear_error(overrides, message):
+    with pytest.raises(RecipeError, match=message):
+        load_recipe("lm", "xs", overrides)
+
+
+def test_unknown_scale_lists_the_valid_ones():
+    with pytest.raises(RecipeError, match="valid scales: .*small"):
+        load_recipe("lm", "huge")

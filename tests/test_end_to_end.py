@@ -1,0 +1,91 @@
+"""select → train → eval → entry on the reduced real pool, through the library and the CLI."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+
+import pytest
+
+from benchmark.run import run_train
+from benchmark.select import select
+
+TINY = ["pool=text-default-reduced", "data.train_tokens=65536", "optim.warmup_steps=2",
+        "eval.batch_size=64"]
+
+
+@pytest.fixture(scope="module")
+def subset_file(tiny_pool, tmp_path_factory):
+    path = tmp_path_factory.mktemp("subsets") / "random.npy"
+    select("random", tiny_pool, path, fraction=0.5, seed=0)
+    return path
+
+
+@pytest.fixture(scope="module")
+def two_runs(tiny_pool, subset_file, tmp_path_factory):
+    runs = tmp_path_factory.mktemp("runs")
+    out = []
+    for name in ("a", "b"):
+        out.append(run_train(track="lm", scale="xs", subset_file=subset_file, seed=3, name=name,
+                             overrides=TINY, runs_dir=runs, wandb_mode="offline",
+                             progress=False))
+    return out
+
+
+@pytest.mark.slow
+def test_entry_has_what_is_needed_to_reproduce_and_audit(two_runs, tiny_pool):
+    path, entry = two_runs[0]
+    assert path.name == "entry.json" and json.loads(path.read_text()) == entry
+    assert entry["schema_version"] == 1 and entry["track"] == "lm" and entry["scale"] == "xs"
+    assert entry["recipe"]["standard"] is False and entry["recipe"]["overrides"] == TINY
+    assert entry["pool"]["fingerprint"] == tiny_pool.fingerprint
+    assert entry["subset"]["num_uids"] == round(tiny_pool.num_items * 0.5)
+    assert entry["compute"]["train_tokens"] == 65536 and entry["compute"]["flops"] > 0
+    assert len(entry["checkpoint"]["sha256"]) == 64
+    for v in ("torch", "transformers", "lm_eval", "python"):
+        assert entry["versions"][v]
+    tasks = entry["metrics"]["tasks"]
+    assert set(tasks) == {"databench_wordnet_define", "databench_cloze", "databench_heldout_bpb"}
+    for t in tasks.values():
+        assert t["n"] > 0
+    assert 0 < tasks["databench_cloze"]["prob_correct"] < 1
+    assert tasks["databench_heldout_bpb"]["value"] > 0
+    items = (path.parent / "eval" / "items.jsonl").read_text().splitlines()
+    assert len(items) == sum(t["n"] for t in tasks.values())
+    log = (path.parent / "train_log.jsonl").read_text().splitlines()
+    assert len(log) == entry["train"]["num_steps"]
+    assert json.loads(log[-1])["loss"] < json.loads(log[0])["loss"]
+
+
+@pytest.mark.slow
+def test_same_subset_and_seed_give_identical_metrics(two_runs):
+    (_, a), (_, b) = two_runs
+    assert a["metrics"]["tasks"] == b["metrics"]["tasks"]
+    assert a["metrics"]["headline"] == b["metrics"]["headline"]
+    assert a["checkpoint"]["sha256"] == b["checkpoint"]["sha256"]
+
+
+@pytest.mark.slow
+def test_checkpoint_loads_with_transformers_auto_classes(two_runs):
+    import torch
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    ckpt = two_runs[0][0].parent / "checkpoint"
+    model = AutoModelForCausalLM.from_pretrained(str(ckpt))
+    tok = AutoTokenizer.from_pretrained(str(ckpt))
+    ids = tok("The word means", return_tensors="pt").input_ids
+    with torch.no_grad():
+        logits = model(ids).logits  # (1, T, V)
+    assert logits.shape[-1] == len(tok)
+
+
+@pytest.mark.slow
+def test_cli_train_refuses_a_bad_subset_before_training(tiny_pool, tmp_path):
+    bad = tmp_path / "bad.txt"
+    bad.write_text("0123\n")
+    res = subprocess.run([sys.executable, "-m", "benchmark.cli", "train", "--scale", "xs",
+                          "--subset", str(bad), "--runs-dir", str(tmp_path / "runs"), *TINY],
+                         capture_output=True, text=True)
+    assert res.returncode == 2 and "line 1: '0123' is not a 32-hex uid" in res.stderr
+    assert not (tmp_path / "runs").exists()

@@ -1,0 +1,63 @@
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+import yaml
+
+from benchmark.errors import EvalError
+from benchmark.evaluate.lm import PLACEHOLDER, materialize_tasks
+from benchmark.evaluate.suite import aggregates, parse_suite
+from benchmark.paths import evals_dir
+
+SUITES = sorted(evals_dir().glob("*/*.yaml"))
+
+
+@pytest.mark.parametrize("path", SUITES, ids=lambda p: f"{p.parent.name}/{p.stem}")
+def test_every_suite_parses(path):
+    suite = parse_suite(path)
+    assert suite.tasks and suite.version
+    names = [t.name for t in suite.tasks]
+    assert len(names) == len(set(names))
+
+
+def test_aggregates_are_centred_means_by_tag():
+    suite = parse_suite(evals_dir() / "lm" / "core.yaml")
+    scores = {t.name: 0.25 for t in suite.tasks}
+    first = next(t for t in suite.tasks if "core" in t.tags)
+    scores[first.name] = 1.0
+    core = aggregates(suite, scores)["core"]
+    n = core["num_tasks"]
+    assert core["value"] == pytest.approx(1.0 / n)
+    assert "loss" not in aggregates(suite, scores)  # no random baseline: not centred
+
+
+def test_suite_rejects_unknown_keys_and_missing_headline(tmp_path):
+    bad = tmp_path / "bad.yaml"
+    bad.write_text(yaml.safe_dump({"name": "x", "headline": "core", "tasks": [
+        {"name": "t", "metric": "acc", "random_baseline": 0.5, "tags": ["core"], "weight": 2}]}))
+    with pytest.raises(EvalError, match="unknown key 'weight'"):
+        parse_suite(bad)
+    bad.write_text(yaml.safe_dump({"name": "x", "headline": "nope", "tasks": [
+        {"name": "t", "metric": "acc", "random_baseline": 0.5, "tags": ["core"]}]}))
+    with pytest.raises(EvalError, match="headline tag 'nope'"):
+        parse_suite(bad)
+
+
+def test_materialized_tasks_point_at_absolute_data(tmp_path):
+    suite = parse_suite(evals_dir() / "lm" / "core.yaml")
+    data = tmp_path / "data"
+    data.mkdir()
+    for t in suite.tasks:
+        text = (suite.task_dir / t.file).read_text()
+        rel = text.split(PLACEHOLDER, 1)[1].split()[0].lstrip("/")
+        (data / rel).write_text("{}\n")
+    out = materialize_tasks(suite, data, tmp_path / "tasks")
+    for t in suite.tasks:
+        cfg = yaml.safe_load((out / Path(t.file).name).read_text())
+        path = Path(cfg["dataset_kwargs"]["data_files"]["test"])
+        assert path.is_absolute() and path.is_file()
+        assert cfg["task"] == t.name
+    (data / "cloze.jsonl").unlink()
+    with pytest.raises(EvalError, match="cloze.jsonl is missing"):
+        materialize_tasks(suite, data, tmp_path / "tasks2")
