@@ -143,7 +143,8 @@ class Recipe:
                 raise RecipeError(f"recipe {self.name}: {name} must be positive, got {value}")
 
     def to_dict(self) -> dict[str, Any]:
-        return dataclasses.asdict(self)
+        """Plain JSON-ready data (tuples as lists)."""
+        return {**dataclasses.asdict(self), "overrides": list(self.overrides)}
 
 
 def _coerce(value: Any, typ: Any, where: str) -> Any:
