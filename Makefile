@@ -20,6 +20,7 @@ train: $(STAMP)
 
 # The whole test suite (slow end-to-end tests included); CI runs exactly this.
 test: $(STAMP)
+	$(BIN)/ruff check benchmark tests benchmarks
 	$(BIN)/python -m pytest -q
 
 test-fast: $(STAMP)

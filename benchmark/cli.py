@@ -19,7 +19,10 @@ def _pool_build(args: argparse.Namespace) -> int:
     from benchmark.pool.build import build_pool
 
     pool = build_pool(args.name, force=args.force, max_docs_per_source=args.max_docs_per_source)
-    print(f"pool {pool.name}: {pool.num_items} items, fingerprint {pool.fingerprint[:16]}… at {pool.root}")
+    print(
+        f"pool {pool.name}: {pool.num_items} items, "
+        f"fingerprint {pool.fingerprint[:16]}… at {pool.root}"
+    )
     return 0
 
 
@@ -30,12 +33,16 @@ def _pool_info(args: argparse.Namespace) -> int:
     if args.json:
         print(json.dumps(info, indent=2))
         return 0
-    print(f"{info['name']} v{info['version']} ({info['track']}): {info['num_items']} items, "
-          f"{info['num_tokens']} tokens\nfingerprint {info['fingerprint']}\npath {info['path']}")
+    print(
+        f"{info['name']} v{info['version']} ({info['track']}): {info['num_items']} items, "
+        f"{info['num_tokens']} tokens\nfingerprint {info['fingerprint']}\npath {info['path']}"
+    )
     print(f"{'source':<18}{'quality':<10}{'items':>8}{'tokens':>11}  package")
     for s in info["sources"]:
-        print(f"{s['name']:<18}{s['quality']:<10}{s['num_items']:>8}{s.get('num_tokens', 0):>11}  "
-              f"{s['registry']}:{s['package']}={s['version']} ({s['licence']})")
+        print(
+            f"{s['name']:<18}{s['quality']:<10}{s['num_items']:>8}{s.get('num_tokens', 0):>11}  "
+            f"{s['registry']}:{s['package']}={s['version']} ({s['licence']})"
+        )
     return 0
 
 
@@ -43,8 +50,9 @@ def _select(args: argparse.Namespace) -> int:
     from benchmark.pool.build import ensure_pool
     from benchmark.select import select
 
-    n = select(args.method, ensure_pool(args.pool), Path(args.out), fraction=args.fraction,
-               seed=args.seed)
+    n = select(
+        args.method, ensure_pool(args.pool), Path(args.out), fraction=args.fraction, seed=args.seed
+    )
     print(f"{args.out}: {n} uids ({args.method})")
     return 0
 
@@ -55,14 +63,21 @@ def _subset_check(args: argparse.Namespace) -> int:
 
     pool = open_pool(args.pool)
     subset = load_subset(Path(args.file), pool)
-    info = {"file": args.file, "pool": pool.name, "num_uids": subset.num_uids,
-            "num_unique": subset.num_unique, "num_tokens": num_tokens(subset, pool),
-            "sha256": subset.sha256}
+    info = {
+        "file": args.file,
+        "pool": pool.name,
+        "num_uids": subset.num_uids,
+        "num_unique": subset.num_unique,
+        "num_tokens": num_tokens(subset, pool),
+        "sha256": subset.sha256,
+    }
     if args.json:
         print(json.dumps(info))
     else:
-        print(f"{args.file}: {info['num_uids']} uids ({info['num_unique']} unique), "
-              f"{info['num_tokens']} tokens, sha256 {info['sha256']}")
+        print(
+            f"{args.file}: {info['num_uids']} uids ({info['num_unique']} unique), "
+            f"{info['num_tokens']} tokens, sha256 {info['sha256']}"
+        )
     return 0
 
 
@@ -70,19 +85,29 @@ def _train(args: argparse.Namespace) -> int:
     from benchmark.run import run_train
 
     path, entry = run_train(
-        track=args.track, scale=args.scale, subset_file=Path(args.subset) if args.subset else None,
-        seed=args.seed, name=args.name, overrides=args.overrides, runs_dir=Path(args.runs_dir),
-        wandb_mode=args.wandb, progress=not args.no_progress,
+        track=args.track,
+        scale=args.scale,
+        subset_file=Path(args.subset) if args.subset else None,
+        seed=args.seed,
+        name=args.name,
+        overrides=args.overrides,
+        runs_dir=Path(args.runs_dir),
+        wandb_mode=args.wandb,
+        progress=not args.no_progress,
     )
     m, c = entry["metrics"], entry["compute"]
-    print(f"\n{entry['name']}: {entry['recipe']['name']}"
-          f"{'' if entry['recipe']['standard'] else ' (NON-STANDARD)'}, "
-          f"{entry['subset']['num_uids']} uids, seed {entry['seed']}")
+    print(
+        f"\n{entry['name']}: {entry['recipe']['name']}"
+        f"{'' if entry['recipe']['standard'] else ' (NON-STANDARD)'}, "
+        f"{entry['subset']['num_uids']} uids, seed {entry['seed']}"
+    )
     print(f"  headline {m['headline']['name']} = {m['headline']['value']:.4f}")
     for task, t in m["tasks"].items():
         print(f"  {task:<28} {t['metric']:<14} {t['value']:.4f}")
-    print(f"  train {c['wall_seconds']:.0f}s at {c['tokens_per_second']:.0f} tok/s ({c['device']}, "
-          f"{c['precision']}), eval {c['eval_seconds']:.0f}s")
+    print(
+        f"  train {c['wall_seconds']:.0f}s at {c['tokens_per_second']:.0f} tok/s ({c['device']}, "
+        f"{c['precision']}), eval {c['eval_seconds']:.0f}s"
+    )
     print(f"entry: {path}")
     return 0
 
@@ -105,8 +130,12 @@ def build_parser() -> argparse.ArgumentParser:
     b = psub.add_parser("build", help="build an embedded pool from registry material")
     b.add_argument("name")
     b.add_argument("--force", action="store_true", help="rebuild even if built")
-    b.add_argument("--max-docs-per-source", type=int, default=None,
-                   help="build a reduced pool NAME-reduced (for tests)")
+    b.add_argument(
+        "--max-docs-per-source",
+        type=int,
+        default=None,
+        help="build a reduced pool NAME-reduced (for tests)",
+    )
     b.set_defaults(func=_pool_build)
     i = psub.add_parser("info", help="show a built pool's manifest summary")
     i.add_argument("name")
@@ -149,8 +178,11 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
-    logging.basicConfig(level=logging.DEBUG if args.verbose else logging.INFO,
-                        format="%(levelname)s %(name)s: %(message)s", stream=sys.stderr)
+    logging.basicConfig(
+        level=logging.DEBUG if args.verbose else logging.INFO,
+        format="%(levelname)s %(name)s: %(message)s",
+        stream=sys.stderr,
+    )
     # lm-eval warns once per truncated context and datasets chats about caching.
     for noisy in ("lm_eval", "datasets", "httpx", "urllib3", "filelock"):
         logging.getLogger(noisy).setLevel(logging.ERROR)

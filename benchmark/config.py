@@ -112,7 +112,9 @@ class Recipe:
     def validate(self) -> None:
         d, o = self.data, self.optim
         if self.track != "lm":
-            raise RecipeError(f"recipe {self.name}: track {self.track!r} is not supported; use 'lm'")
+            raise RecipeError(
+                f"recipe {self.name}: track {self.track!r} is not supported; use 'lm'"
+            )
         if self.model.hidden_size % self.model.num_heads:
             raise RecipeError(
                 f"recipe {self.name}: model.hidden_size {self.model.hidden_size} is not divisible "
@@ -155,7 +157,9 @@ def _coerce(value: Any, typ: Any, where: str) -> Any:
             return float(value)
         except ValueError:
             pass
-    expected = {"int": int, "float": float, "str": str, "bool": bool}.get(getattr(typ, "__name__", ""))
+    expected = {"int": int, "float": float, "str": str, "bool": bool}.get(
+        getattr(typ, "__name__", "")
+    )
     if expected is not None and (
         not isinstance(value, expected) or (expected is int and isinstance(value, bool))
     ):

@@ -36,8 +36,9 @@ def default_name(recipe: Recipe, subset_file: Path | None) -> str:
     return f"{recipe.track}-{recipe.scale}-{stem}-s{recipe.seed}"
 
 
-def prepare(track: str, scale: str, subset_file: Path | None, seed: int | None,
-            overrides: list[str]) -> tuple[Recipe, Pool, Subset]:
+def prepare(
+    track: str, scale: str, subset_file: Path | None, seed: int | None, overrides: list[str]
+) -> tuple[Recipe, Pool, Subset]:
     """Everything checked before any training starts."""
     recipe = load_recipe(track, scale, overrides, seed=seed)
     load_suite(track, recipe.eval.suite)
@@ -46,15 +47,28 @@ def prepare(track: str, scale: str, subset_file: Path | None, seed: int | None,
     return recipe, pool, subset
 
 
-def run_train(*, track: str, scale: str, subset_file: Path | None = None,
-              seed: int | None = None, name: str | None = None,
-              overrides: list[str] | None = None, runs_dir: Path = Path("runs"),
-              wandb_mode: str = "offline", progress: bool = True) -> tuple[Path, dict[str, Any]]:
+def run_train(
+    *,
+    track: str,
+    scale: str,
+    subset_file: Path | None = None,
+    seed: int | None = None,
+    name: str | None = None,
+    overrides: list[str] | None = None,
+    runs_dir: Path = Path("runs"),
+    wandb_mode: str = "offline",
+    progress: bool = True,
+) -> tuple[Path, dict[str, Any]]:
     from benchmark.evaluate.lm import evaluate_lm
     from benchmark.train.lm import train_lm
 
     recipe, pool, subset = prepare(track, scale, subset_file, seed, overrides or [])
-    name = name or default_name(recipe, subset_file)
+    if name is None:  # a repeated default run gets the next free suffix: -r2, -r3, ...
+        base = name = default_name(recipe, subset_file)
+        k = 1
+        while (runs_dir / name / "entry.json").exists():
+            k += 1
+            name = f"{base}-r{k}"
     if not _NAME.match(name):
         raise BenchError(f"run name {name!r} must be letters, digits, '.', '_' or '-'")
     run_dir = runs_dir / name
@@ -63,16 +77,30 @@ def run_train(*, track: str, scale: str, subset_file: Path | None = None,
     run_dir.mkdir(parents=True, exist_ok=True)
     with atomic_path(run_dir / "recipe.yaml") as tmp:
         tmp.write_text(yaml.safe_dump(recipe.to_dict(), sort_keys=False))
-    log.info("run %s: recipe %s (%s), pool %s, %d uids", name, recipe.name,
-             "standard" if recipe.standard else "NON-STANDARD", pool.name, subset.num_uids)
+    log.info(
+        "run %s: recipe %s (%s), pool %s, %d uids",
+        name,
+        recipe.name,
+        "standard" if recipe.standard else "NON-STANDARD",
+        pool.name,
+        subset.num_uids,
+    )
     t0 = time.time()
     result = train_lm(recipe, pool, subset, run_dir, wandb_mode=wandb_mode, progress=progress)
     suite = load_suite(track, recipe.eval.suite)
-    metrics = evaluate_lm(result.checkpoint, suite, pool.evals_dir, run_dir,
-                          batch_size=recipe.eval.batch_size)
-    entry = build_entry(name=name, recipe=recipe, pool=pool, subset=subset,
-                        num_tokens=num_tokens(subset, pool), metrics=metrics, train=result,
-                        checkpoint=result.checkpoint)
+    metrics = evaluate_lm(
+        result.checkpoint, suite, pool.evals_dir, run_dir, batch_size=recipe.eval.batch_size
+    )
+    entry = build_entry(
+        name=name,
+        recipe=recipe,
+        pool=pool,
+        subset=subset,
+        num_tokens=num_tokens(subset, pool),
+        metrics=metrics,
+        train=result,
+        checkpoint=result.checkpoint,
+    )
     entry["compute"]["total_seconds"] = round(time.time() - t0, 1)
     return write_entry(run_dir, entry), entry
 
@@ -91,8 +119,13 @@ def evaluate_run(run_dir: Path) -> dict[str, Any]:
     recipe = yaml.safe_load(recipe_path.read_text())
     pool = open_pool(recipe["pool"])
     suite = load_suite(recipe["track"], recipe["eval"]["suite"])
-    metrics = evaluate_lm(run_dir / "checkpoint", suite, pool.evals_dir, run_dir,
-                          batch_size=recipe["eval"]["batch_size"])
+    metrics = evaluate_lm(
+        run_dir / "checkpoint",
+        suite,
+        pool.evals_dir,
+        run_dir,
+        batch_size=recipe["eval"]["batch_size"],
+    )
     write_json(run_dir / "eval" / "metrics.json", metrics)
     log.debug("%s", json.dumps(metrics["headline"]))
     return metrics

@@ -46,7 +46,9 @@ class Subset:
 
 def _read_txt(path: Path) -> np.ndarray:
     uids = []
-    for lineno, line in enumerate(path.read_text(encoding="utf-8", errors="replace").splitlines(), 1):
+    for lineno, line in enumerate(
+        path.read_text(encoding="utf-8", errors="replace").splitlines(), 1
+    ):
         s = line.strip()
         if not s or s.startswith("#"):
             continue
@@ -60,8 +62,9 @@ def _read_txt(path: Path) -> np.ndarray:
 
 def _from_halves(arr: np.ndarray) -> np.ndarray:
     a, b = (arr[name].astype(np.uint64) for name in arr.dtype.names[:2])
-    return np.array([f"{x:016x}{y:016x}" for x, y in zip(a.tolist(), b.tolist(), strict=True)],
-                    dtype=UID_DTYPE)
+    return np.array(
+        [f"{x:016x}{y:016x}" for x, y in zip(a.tolist(), b.tolist(), strict=True)], dtype=UID_DTYPE
+    )
 
 
 def _check_strings(path: Path, uids: np.ndarray) -> np.ndarray:
@@ -78,7 +81,9 @@ def _read_npy(path: Path) -> np.ndarray:
     try:
         arr = np.load(path, allow_pickle=False)
     except ValueError as exc:
-        raise SubsetError(f"{path}: not a plain .npy array ({exc}); save uids as strings or u8,u8") from None
+        raise SubsetError(
+            f"{path}: not a plain .npy array ({exc}); save uids as strings or u8,u8"
+        ) from None
     arr = np.ravel(arr)
     names = arr.dtype.names
     if names and len(names) == 2 and all(arr.dtype[n].kind in "ui" for n in names):
@@ -86,7 +91,8 @@ def _read_npy(path: Path) -> np.ndarray:
     if arr.dtype.kind in "US":
         return _check_strings(path, arr)
     raise SubsetError(
-        f"{path}: dtype {arr.dtype} is not a uid array; use DataComp's structured 'u8,u8' or strings"
+        f"{path}: dtype {arr.dtype} is not a uid array; "
+        "use DataComp's structured 'u8,u8' or strings"
     )
 
 
@@ -110,7 +116,9 @@ def read_uids(path: Path) -> np.ndarray:
     suffix = path.suffix.lower()
     readers = {".txt": _read_txt, ".npy": _read_npy, ".parquet": _read_parquet}
     if suffix not in readers:
-        raise SubsetError(f"{path}: unknown subset format {suffix!r}; use one of {', '.join(FORMATS)}")
+        raise SubsetError(
+            f"{path}: unknown subset format {suffix!r}; use one of {', '.join(FORMATS)}"
+        )
     uids = readers[suffix](path)
     if len(uids) == 0:
         raise SubsetError(f"{path}: the subset is empty")
@@ -149,8 +157,13 @@ def load_subset(path: Path, pool: Pool) -> Subset:
 def whole_pool(pool: Pool) -> Subset:
     """The "no filtering" baseline: every item once."""
     rows = np.arange(pool.num_items, dtype=np.int64)
-    return Subset(file="", pool=pool.name, rows=rows, sha256=subset_sha256(np.asarray(pool.uids)),
-                  num_unique=pool.num_items)
+    return Subset(
+        file="",
+        pool=pool.name,
+        rows=rows,
+        sha256=subset_sha256(np.asarray(pool.uids)),
+        num_unique=pool.num_items,
+    )
 
 
 def num_tokens(subset: Subset, pool: Pool) -> int:
@@ -178,4 +191,6 @@ def write_uids(path: Path, uids: np.ndarray) -> None:
 
             pq.write_table(pa.table({"uid": [u.decode() for u in uids.tolist()]}), tmp)
         else:
-            raise SubsetError(f"{path}: unknown subset format {suffix!r}; use one of {', '.join(FORMATS)}")
+            raise SubsetError(
+                f"{path}: unknown subset format {suffix!r}; use one of {', '.join(FORMATS)}"
+            )

@@ -11,8 +11,12 @@ import pytest
 from benchmark.run import run_train
 from benchmark.select import select
 
-TINY = ["pool=text-default-reduced", "data.train_tokens=65536", "optim.warmup_steps=2",
-        "eval.batch_size=64"]
+TINY = [
+    "pool=text-default-reduced",
+    "data.train_tokens=65536",
+    "optim.warmup_steps=2",
+    "eval.batch_size=64",
+]
 
 
 @pytest.fixture(scope="module")
@@ -27,9 +31,19 @@ def two_runs(tiny_pool, subset_file, tmp_path_factory):
     runs = tmp_path_factory.mktemp("runs")
     out = []
     for name in ("a", "b"):
-        out.append(run_train(track="lm", scale="xs", subset_file=subset_file, seed=3, name=name,
-                             overrides=TINY, runs_dir=runs, wandb_mode="offline",
-                             progress=False))
+        out.append(
+            run_train(
+                track="lm",
+                scale="xs",
+                subset_file=subset_file,
+                seed=3,
+                name=name,
+                overrides=TINY,
+                runs_dir=runs,
+                wandb_mode="offline",
+                progress=False,
+            )
+        )
     return out
 
 
@@ -84,8 +98,22 @@ def test_checkpoint_loads_with_transformers_auto_classes(two_runs):
 def test_cli_train_refuses_a_bad_subset_before_training(tiny_pool, tmp_path):
     bad = tmp_path / "bad.txt"
     bad.write_text("0123\n")
-    res = subprocess.run([sys.executable, "-m", "benchmark.cli", "train", "--scale", "xs",
-                          "--subset", str(bad), "--runs-dir", str(tmp_path / "runs"), *TINY],
-                         capture_output=True, text=True)
+    res = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "benchmark.cli",
+            "train",
+            "--scale",
+            "xs",
+            "--subset",
+            str(bad),
+            "--runs-dir",
+            str(tmp_path / "runs"),
+            *TINY,
+        ],
+        capture_output=True,
+        text=True,
+    )
     assert res.returncode == 2 and "line 1: '0123' is not a 32-hex uid" in res.stderr
     assert not (tmp_path / "runs").exists()

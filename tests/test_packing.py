@@ -16,8 +16,9 @@ def _toy():
 
 def test_budget_is_fixed_and_a_small_subset_repeats():
     tokens, offsets = _toy()
-    seqs, epochs = pack_sequences(tokens, offsets, np.array([1]), seq_len=4, num_sequences=5,
-                                  eos_id=EOS, seed=0)
+    seqs, epochs = pack_sequences(
+        tokens, offsets, np.array([1]), seq_len=4, num_sequences=5, eos_id=EOS, seed=0
+    )
     assert seqs.shape == (5, 4)
     assert epochs == 5  # 4 tokens per epoch (3 + eos), 20 needed
     assert sorted(seqs.ravel().tolist()) == sorted([10, 11, 12, EOS] * 5)
@@ -36,7 +37,8 @@ def test_documents_are_separated_by_eos_and_order_is_seeded():
 
 def test_repeated_uids_upsample():
     tokens, offsets = _toy()
-    seqs, _ = pack_sequences(tokens, offsets, np.array([0, 0, 1]), seq_len=3, num_sequences=5,
-                             eos_id=EOS, seed=0)
+    seqs, _ = pack_sequences(
+        tokens, offsets, np.array([0, 0, 1]), seq_len=3, num_sequences=5, eos_id=EOS, seed=0
+    )
     flat = seqs.ravel().tolist()
     assert flat.count(1) == 2 and flat.count(10) == 1

@@ -31,8 +31,9 @@ def test_formats_round_trip_to_the_same_hash(tiny_pool, some_uids, tmp_path, suf
 
 
 def test_datacomp_u8u8_npy_and_string_npy(tiny_pool, some_uids, tmp_path):
-    halves = np.array([(int(u[:16], 16), int(u[16:], 16)) for u in some_uids.tolist()],
-                      dtype="u8,u8")
+    halves = np.array(
+        [(int(u[:16], 16), int(u[16:], 16)) for u in some_uids.tolist()], dtype="u8,u8"
+    )
     np.save(tmp_path / "dc.npy", np.sort(halves))
     np.save(tmp_path / "str.npy", np.array([u.decode().upper() for u in some_uids.tolist()]))
     a = load_subset(tmp_path / "dc.npy", tiny_pool)
@@ -58,7 +59,9 @@ def test_malformed_line_is_named(tiny_pool, some_uids, tmp_path):
 def test_unknown_uids_are_counted(tiny_pool, some_uids, tmp_path):
     fake = [f"{i:032x}" for i in range(412)]
     (tmp_path / "u.txt").write_text("\n".join([u.decode() for u in some_uids.tolist()] + fake))
-    with pytest.raises(SubsetError, match=r"412 uids are not in pool text-default-reduced \(first: "):
+    with pytest.raises(
+        SubsetError, match=r"412 uids are not in pool text-default-reduced \(first: "
+    ):
         load_subset(tmp_path / "u.txt", tiny_pool)
     (tmp_path / "w.txt").write_text("\n".join(fake))
     with pytest.raises(SubsetError, match="another pool"):
@@ -90,8 +93,12 @@ def test_cli_check_json_and_one_line_errors(tiny_pool, some_uids, tmp_path):
     good = tmp_path / "g.txt"
     write_uids(good, some_uids)
     cmd = [sys.executable, "-m", "benchmark.cli", "subset", "check"]
-    out = subprocess.run(cmd + [str(good), "--pool", tiny_pool.name, "--json"],
-                         capture_output=True, text=True, check=True)
+    out = subprocess.run(
+        cmd + [str(good), "--pool", tiny_pool.name, "--json"],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
     import json
 
     info = json.loads(out.stdout)

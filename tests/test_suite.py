@@ -34,12 +34,34 @@ def test_aggregates_are_centred_means_by_tag():
 
 def test_suite_rejects_unknown_keys_and_missing_headline(tmp_path):
     bad = tmp_path / "bad.yaml"
-    bad.write_text(yaml.safe_dump({"name": "x", "headline": "core", "tasks": [
-        {"name": "t", "metric": "acc", "random_baseline": 0.5, "tags": ["core"], "weight": 2}]}))
+    bad.write_text(
+        yaml.safe_dump(
+            {
+                "name": "x",
+                "headline": "core",
+                "tasks": [
+                    {
+                        "name": "t",
+                        "metric": "acc",
+                        "random_baseline": 0.5,
+                        "tags": ["core"],
+                        "weight": 2,
+                    }
+                ],
+            }
+        )
+    )
     with pytest.raises(EvalError, match="unknown key 'weight'"):
         parse_suite(bad)
-    bad.write_text(yaml.safe_dump({"name": "x", "headline": "nope", "tasks": [
-        {"name": "t", "metric": "acc", "random_baseline": 0.5, "tags": ["core"]}]}))
+    bad.write_text(
+        yaml.safe_dump(
+            {
+                "name": "x",
+                "headline": "nope",
+                "tasks": [{"name": "t", "metric": "acc", "random_baseline": 0.5, "tags": ["core"]}],
+            }
+        )
+    )
     with pytest.raises(EvalError, match="headline tag 'nope'"):
         parse_suite(bad)
 

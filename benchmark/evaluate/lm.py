@@ -44,10 +44,13 @@ def materialize_tasks(suite: Suite, data_dir: Path, out_dir: Path) -> Path:
             if PLACEHOLDER in line:
                 rel = line.split(PLACEHOLDER, 1)[1].strip().strip("\"'").lstrip("/")
                 if not (data_dir / rel).is_file():
-                    raise EvalError(f"task {task.name}: data file {data_dir / rel} is missing; "
-                                    "rebuild the pool with `bench pool build --force`")
+                    raise EvalError(
+                        f"task {task.name}: data file {data_dir / rel} is missing; "
+                        "rebuild the pool with `bench pool build --force`"
+                    )
         (out_dir / Path(task.file).name).write_text(
-            text.replace(PLACEHOLDER, str(data_dir.resolve())), encoding="utf-8")
+            text.replace(PLACEHOLDER, str(data_dir.resolve())), encoding="utf-8"
+        )
     return out_dir
 
 
@@ -65,8 +68,15 @@ def _prob_correct(sample: dict[str, Any]) -> float | None:
     return math.exp(lls[target] - top) / z
 
 
-def evaluate_lm(checkpoint: Path, suite: Suite, data_dir: Path, run_dir: Path, *,
-                batch_size: int = 32, limit: int | None = None) -> dict[str, Any]:
+def evaluate_lm(
+    checkpoint: Path,
+    suite: Suite,
+    data_dir: Path,
+    run_dir: Path,
+    *,
+    batch_size: int = 32,
+    limit: int | None = None,
+) -> dict[str, Any]:
     """Evaluate ``checkpoint`` on ``suite``; return the entry's ``metrics`` block."""
     import lm_eval
     import torch
@@ -79,16 +89,29 @@ def evaluate_lm(checkpoint: Path, suite: Suite, data_dir: Path, run_dir: Path, *
     model = AutoModelForCausalLM.from_pretrained(str(checkpoint), dtype=torch.float32)
     tokenizer = AutoTokenizer.from_pretrained(str(checkpoint))
     device = "cuda" if torch.cuda.is_available() else "cpu"
-    lm = HFLM(pretrained=model.to(device).eval(), tokenizer=tokenizer, batch_size=batch_size,
-              max_length=model.config.max_position_embeddings, device=device)
+    lm = HFLM(
+        pretrained=model.to(device).eval(),
+        tokenizer=tokenizer,
+        batch_size=batch_size,
+        max_length=model.config.max_position_embeddings,
+        device=device,
+    )
     manager = TaskManager(include_path=str(task_dir), include_defaults=False)
     fewshot = {t.num_fewshot for t in suite.tasks}
     if len(fewshot) > 1:
         raise EvalError(f"suite {suite.name}: mixed num_fewshot is not supported yet")
     out = lm_eval.simple_evaluate(
-        model=lm, tasks=[t.name for t in suite.tasks], num_fewshot=fewshot.pop(),
-        task_manager=manager, log_samples=True, limit=limit, bootstrap_iters=0,
-        random_seed=0, numpy_random_seed=0, torch_random_seed=0, fewshot_random_seed=0,
+        model=lm,
+        tasks=[t.name for t in suite.tasks],
+        num_fewshot=fewshot.pop(),
+        task_manager=manager,
+        log_samples=True,
+        limit=limit,
+        bootstrap_iters=0,
+        random_seed=0,
+        numpy_random_seed=0,
+        torch_random_seed=0,
+        fewshot_random_seed=0,
     )
     results, samples = out["results"], out.get("samples", {})
     tasks: dict[str, dict[str, Any]] = {}
@@ -99,8 +122,10 @@ def evaluate_lm(checkpoint: Path, suite: Suite, data_dir: Path, run_dir: Path, *
                 raise EvalError(f"lm-eval returned no result for task {spec.name}")
             key = f"{spec.metric},none"
             if key not in res:
-                raise EvalError(f"task {spec.name} has no metric {spec.metric!r}; it reports "
-                                f"{', '.join(k.split(',')[0] for k in res if ',' in k)}")
+                raise EvalError(
+                    f"task {spec.name} has no metric {spec.metric!r}; it reports "
+                    f"{', '.join(k.split(',')[0] for k in res if ',' in k)}"
+                )
             value = float(res[key])
             stderr = res.get(f"{spec.metric}_stderr,none")
             probs = []

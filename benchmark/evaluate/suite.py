@@ -53,14 +53,24 @@ class Suite:
         return self.path.parent
 
 
-_TASK_KEYS = {"name", "file", "metric", "random_baseline", "higher_is_better", "tags", "num_fewshot"}
+_TASK_KEYS = {
+    "name",
+    "file",
+    "metric",
+    "random_baseline",
+    "higher_is_better",
+    "tags",
+    "num_fewshot",
+}
 _SUITE_KEYS = {"name", "version", "track", "headline", "description", "tasks"}
 
 
 def _check_keys(obj: dict, valid: set[str], where: str) -> None:
     unknown = sorted(set(obj) - valid)
     if unknown:
-        raise EvalError(f"{where}: unknown key {unknown[0]!r}; valid keys: {', '.join(sorted(valid))}")
+        raise EvalError(
+            f"{where}: unknown key {unknown[0]!r}; valid keys: {', '.join(sorted(valid))}"
+        )
 
 
 def parse_suite(path: Path) -> Suite:
@@ -80,21 +90,32 @@ def parse_suite(path: Path) -> Suite:
         rb = t.get("random_baseline")
         if rb is not None and not 0 <= float(rb) < 1:
             raise EvalError(f"{where}: random_baseline {rb} must be a fraction in [0, 1)")
-        tasks.append(TaskSpec(
-            name=str(t["name"]), file=t.get("file"), metric=str(t["metric"]),
-            random_baseline=None if rb is None else float(rb),
-            higher_is_better=bool(t.get("higher_is_better", True)),
-            tags=tuple(t.get("tags") or ()), num_fewshot=int(t.get("num_fewshot", 0)),
-        ))
+        tasks.append(
+            TaskSpec(
+                name=str(t["name"]),
+                file=t.get("file"),
+                metric=str(t["metric"]),
+                random_baseline=None if rb is None else float(rb),
+                higher_is_better=bool(t.get("higher_is_better", True)),
+                tags=tuple(t.get("tags") or ()),
+                num_fewshot=int(t.get("num_fewshot", 0)),
+            )
+        )
     if not tasks:
         raise EvalError(f"{path}: the suite lists no tasks")
     suite = Suite(
-        name=str(raw.get("name", path.stem)), version=str(raw.get("version", "0")),
-        track=str(raw.get("track", path.parent.name)), headline=str(raw.get("headline", "")),
-        description=str(raw.get("description", "")), tasks=tuple(tasks), path=path,
+        name=str(raw.get("name", path.stem)),
+        version=str(raw.get("version", "0")),
+        track=str(raw.get("track", path.parent.name)),
+        headline=str(raw.get("headline", "")),
+        description=str(raw.get("description", "")),
+        tasks=tuple(tasks),
+        path=path,
     )
     if not any(suite.headline in t.tags for t in suite.tasks if t.random_baseline is not None):
-        raise EvalError(f"{path}: headline tag {suite.headline!r} tags no task with a random_baseline")
+        raise EvalError(
+            f"{path}: headline tag {suite.headline!r} tags no task with a random_baseline"
+        )
     for t in suite.tasks:
         if t.file and not (suite.task_dir / t.file).is_file():
             raise EvalError(f"{path}: task {t.name}: file {t.file} does not exist")
@@ -114,9 +135,15 @@ def aggregates(suite: Suite, scores: dict[str, float]) -> dict[str, dict[str, An
     out: dict[str, dict[str, Any]] = {}
     tags = sorted({tag for t in suite.tasks for tag in t.tags})
     for tag in tags:
-        vals = [t.centered(scores[t.name]) for t in suite.tasks
-                if tag in t.tags and t.random_baseline is not None and t.name in scores]
+        vals = [
+            t.centered(scores[t.name])
+            for t in suite.tasks
+            if tag in t.tags and t.random_baseline is not None and t.name in scores
+        ]
         if vals:
-            out[tag] = {"value": sum(vals) / len(vals), "num_tasks": len(vals),
-                        "kind": "mean centred score"}
+            out[tag] = {
+                "value": sum(vals) / len(vals),
+                "num_tasks": len(vals),
+                "kind": "mean centred score",
+            }
     return out

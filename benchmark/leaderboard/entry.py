@@ -20,26 +20,48 @@ from benchmark.io import sha256_tree, write_json
 from benchmark.paths import repo_root
 
 SCHEMA_VERSION = 1
-_PACKAGES = ("torch", "transformers", "tokenizers", "lm_eval", "open_clip_torch", "numpy",
-             "hydra-core", "wandb")
+_PACKAGES = (
+    "torch",
+    "transformers",
+    "tokenizers",
+    "lm_eval",
+    "open_clip_torch",
+    "numpy",
+    "hydra-core",
+    "wandb",
+)
 
 
 def git_commit() -> str | None:
     try:
-        out = subprocess.run(["git", "rev-parse", "HEAD"], cwd=repo_root(), capture_output=True,
-                             text=True, check=False, timeout=10)
+        out = subprocess.run(
+            ["git", "rev-parse", "HEAD"],
+            cwd=repo_root(),
+            capture_output=True,
+            text=True,
+            check=False,
+            timeout=10,
+        )
     except (OSError, subprocess.SubprocessError):
         return None
     if out.returncode != 0:
         return None
-    dirty = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no"],
-                           cwd=repo_root(), capture_output=True, text=True, check=False)
+    dirty = subprocess.run(
+        ["git", "status", "--porcelain", "--untracked-files=no"],
+        cwd=repo_root(),
+        capture_output=True,
+        text=True,
+        check=False,
+    )
     return out.stdout.strip() + ("-dirty" if dirty.stdout.strip() else "")
 
 
 def versions() -> dict[str, Any]:
-    out: dict[str, Any] = {"benchmark": __version__, "git_commit": git_commit(),
-                           "python": platform.python_version()}
+    out: dict[str, Any] = {
+        "benchmark": __version__,
+        "git_commit": git_commit(),
+        "python": platform.python_version(),
+    }
     for pkg in _PACKAGES:
         try:
             out[pkg.replace("-", "_")] = importlib.metadata.version(pkg)
@@ -48,8 +70,17 @@ def versions() -> dict[str, Any]:
     return out
 
 
-def build_entry(*, name: str, recipe: Any, pool: Any, subset: Any, num_tokens: int,
-                metrics: dict[str, Any], train: Any, checkpoint: Path) -> dict[str, Any]:
+def build_entry(
+    *,
+    name: str,
+    recipe: Any,
+    pool: Any,
+    subset: Any,
+    num_tokens: int,
+    metrics: dict[str, Any],
+    train: Any,
+    checkpoint: Path,
+) -> dict[str, Any]:
     return {
         "schema_version": SCHEMA_VERSION,
         "name": name,
@@ -57,22 +88,43 @@ def build_entry(*, name: str, recipe: Any, pool: Any, subset: Any, num_tokens: i
         "track": recipe.track,
         "scale": recipe.scale,
         "seed": recipe.seed,
-        "recipe": {"name": recipe.name, "sha256": recipe.sha256, "standard": recipe.standard,
-                   "overrides": list(recipe.overrides), "resolved": recipe.to_dict()},
-        "pool": {"name": pool.name, "version": pool.manifest["version"],
-                 "fingerprint": pool.fingerprint, "num_items": pool.num_items},
-        "subset": {"sha256": subset.sha256, "num_uids": subset.num_uids,
-                   "num_unique": subset.num_unique, "num_tokens": num_tokens,
-                   "file": subset.file or None},
+        "recipe": {
+            "name": recipe.name,
+            "sha256": recipe.sha256,
+            "standard": recipe.standard,
+            "overrides": list(recipe.overrides),
+            "resolved": recipe.to_dict(),
+        },
+        "pool": {
+            "name": pool.name,
+            "version": pool.manifest["version"],
+            "fingerprint": pool.fingerprint,
+            "num_items": pool.num_items,
+        },
+        "subset": {
+            "sha256": subset.sha256,
+            "num_uids": subset.num_uids,
+            "num_unique": subset.num_unique,
+            "num_tokens": num_tokens,
+            "file": subset.file or None,
+        },
         "metrics": metrics,
-        "train": {"final_loss": train.final_loss, "num_steps": train.num_steps,
-                  "num_epochs": train.num_epochs, "num_params": train.num_params},
-        "compute": {"train_tokens": train.train_tokens, "flops": train.flops,
-                    "wall_seconds": round(train.wall_seconds, 1),
-                    "eval_seconds": metrics.get("eval_seconds"),
-                    "tokens_per_second": round(train.tokens_per_second, 1),
-                    "device": train.device, "precision": train.precision,
-                    "num_processes": train.num_processes},
+        "train": {
+            "final_loss": train.final_loss,
+            "num_steps": train.num_steps,
+            "num_epochs": train.num_epochs,
+            "num_params": train.num_params,
+        },
+        "compute": {
+            "train_tokens": train.train_tokens,
+            "flops": train.flops,
+            "wall_seconds": round(train.wall_seconds, 1),
+            "eval_seconds": metrics.get("eval_seconds"),
+            "tokens_per_second": round(train.tokens_per_second, 1),
+            "device": train.device,
+            "precision": train.precision,
+            "num_processes": train.num_processes,
+        },
         "versions": versions(),
         "checkpoint": {"path": str(checkpoint), "sha256": sha256_tree(checkpoint)},
     }

@@ -1,7 +1,7 @@
 """The registry of embedded pools and their builders.
 
-    build_pool("text-default")      # fetch, build, write $BENCH_HOME/pools/text-default
-    ensure_pool("text-default")     # open it, building it first if missing
+build_pool("text-default")      # fetch, build, write $BENCH_HOME/pools/text-default
+ensure_pool("text-default")     # open it, building it first if missing
 """
 
 from __future__ import annotations
@@ -49,5 +49,6 @@ def ensure_pool(name: str) -> Pool:
     if name in BUILDERS:
         log.info("pool %s is not built yet: building it now (one time)", name)
         return build_pool(name)
-    raise PoolError(f"pool {name!r} is not built and has no builder; embedded pools: "
-                    f"{', '.join(BUILDERS)}")
+    raise PoolError(
+        f"pool {name!r} is not built and has no builder; embedded pools: {', '.join(BUILDERS)}"
+    )

@@ -150,8 +150,12 @@ def build_text_default(
             rec["num_tokens"] = per_source.get(rec["name"], 0)
         return {
             "num_tokens": int(offsets[-1]),
-            "tokenizer": {"type": "byte-level BPE", "vocab_size": VOCAB_SIZE,
-                          "sample_bytes": size, "eos_token": "<|endoftext|>"},
+            "tokenizer": {
+                "type": "byte-level BPE",
+                "vocab_size": VOCAB_SIZE,
+                "sample_bytes": size,
+                "eos_token": "<|endoftext|>",
+            },
             "evals": {
                 "items": counts,
                 "sources": [describe(f) for f in eval_sources],
@@ -167,11 +171,15 @@ def build_text_default(
         "version": VERSION,
         "track": "lm",
         "num_items": len(items),
-        "fingerprint": fingerprint([it["uid"] for it in items],
-                                   [content_hash(it["text"]) for it in items]),
+        "fingerprint": fingerprint(
+            [it["uid"] for it in items], [content_hash(it["text"]) for it in items]
+        ),
         "sources": records,
-        "build": {"chunk_words": CHUNK_WORDS, "holdout_every": HOLDOUT_EVERY,
-                  "max_docs_per_source": max_docs_per_source},
+        "build": {
+            "chunk_words": CHUNK_WORDS,
+            "holdout_every": HOLDOUT_EVERY,
+            "max_docs_per_source": max_docs_per_source,
+        },
         "stats": {"languages": dict(Counter(it["language"] for it in items).most_common())},
     }
     manifest = write_pool_dir(dest, items, manifest, build_payload)

@@ -49,9 +49,11 @@ def write_pool_dir(
         shards = write_shards(tmp, items)
         np.save(tmp / "uids.npy", np.array([it["uid"] for it in items], dtype=UID_DTYPE))
         manifest = {**manifest, **build_payload(tmp), "shards": shards}
-        manifest["build"] = {**manifest.get("build", {}),
-                             "write_seconds": round(time.time() - t0, 1),
-                             "created": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())}
+        manifest["build"] = {
+            **manifest.get("build", {}),
+            "write_seconds": round(time.time() - t0, 1),
+            "created": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+        }
         write_json(tmp / MANIFEST, manifest)
         if dest.exists():
             shutil.rmtree(dest)

@@ -95,7 +95,9 @@ def make_optimizer(model: torch.nn.Module, optim: Optim, num_steps: int):
         groups, lr=optim.lr, betas=(optim.beta1, optim.beta2), eps=optim.eps, foreach=True
     )
     sched = get_cosine_with_min_lr_schedule_with_warmup(
-        opt, num_warmup_steps=optim.warmup_steps, num_training_steps=num_steps,
+        opt,
+        num_warmup_steps=optim.warmup_steps,
+        num_training_steps=num_steps,
         min_lr_rate=optim.min_lr_ratio,
     )
     return opt, sched
@@ -104,8 +106,16 @@ def make_optimizer(model: torch.nn.Module, optim: Optim, num_steps: int):
 class MetricsSink:
     """Per-step metrics to ``train_log.jsonl`` and (rank 0) wandb."""
 
-    def __init__(self, run_dir: Path, *, mode: str, project: str, name: str,
-                 config: dict[str, Any], enabled: bool = True) -> None:
+    def __init__(
+        self,
+        run_dir: Path,
+        *,
+        mode: str,
+        project: str,
+        name: str,
+        config: dict[str, Any],
+        enabled: bool = True,
+    ) -> None:
         if mode not in WANDB_MODES:
             raise BenchError(f"--wandb {mode!r} is not one of {', '.join(WANDB_MODES)}")
         self.enabled = enabled
@@ -115,8 +125,14 @@ class MetricsSink:
         if enabled and mode != "disabled":
             import wandb
 
-            self._wandb = wandb.init(project=project, name=name, config=config, mode=mode,
-                                     dir=str(run_dir), reinit="finish_previous")
+            self._wandb = wandb.init(
+                project=project,
+                name=name,
+                config=config,
+                mode=mode,
+                dir=str(run_dir),
+                reinit="finish_previous",
+            )
 
     def log(self, row: dict[str, Any]) -> None:
         if not self.enabled:

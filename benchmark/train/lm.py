@@ -75,8 +75,15 @@ def model_flops_per_token(num_params: int, recipe: Recipe) -> float:
     return 6 * num_params + 12 * m.num_layers * m.hidden_size * d.seq_len
 
 
-def train_lm(recipe: Recipe, pool: Pool, subset: Subset, run_dir: Path, *,
-             wandb_mode: str = "offline", progress: bool = True) -> TrainResult:
+def train_lm(
+    recipe: Recipe,
+    pool: Pool,
+    subset: Subset,
+    run_dir: Path,
+    *,
+    wandb_mode: str = "offline",
+    progress: bool = True,
+) -> TrainResult:
     rt = setup_runtime(recipe.runtime)
     d = recipe.data
     tokenizer = pool.load_tokenizer()
@@ -89,8 +96,13 @@ def train_lm(recipe: Recipe, pool: Pool, subset: Subset, run_dir: Path, *,
             f"{d.micro_batch_size} x {rt.world_size} processes"
         )
     seqs, num_epochs = pack_sequences(
-        pool.tokens, pool.offsets, subset.rows, seq_len=d.seq_len,
-        num_sequences=num_steps * d.global_batch_size, eos_id=eos_id, seed=recipe.seed,
+        pool.tokens,
+        pool.offsets,
+        subset.rows,
+        seq_len=d.seq_len,
+        num_sequences=num_steps * d.global_batch_size,
+        eos_id=eos_id,
+        seed=recipe.seed,
     )
     torch.manual_seed(recipe.seed)
     model = build_model(recipe, len(tokenizer), eos_id).to(rt.device)
@@ -101,13 +113,24 @@ def train_lm(recipe: Recipe, pool: Pool, subset: Subset, run_dir: Path, *,
         fwd = torch.nn.parallel.DistributedDataParallel(model)
     if recipe.runtime.compile:
         fwd = torch.compile(fwd)
-    sink = MetricsSink(run_dir, mode=wandb_mode, project="databench", name=run_dir.name,
-                       config=recipe.to_dict(), enabled=rt.is_main)
+    sink = MetricsSink(
+        run_dir,
+        mode=wandb_mode,
+        project="databench",
+        name=run_dir.name,
+        config=recipe.to_dict(),
+        enabled=rt.is_main,
+    )
     tokens_per_step = d.global_batch_size * d.seq_len
     losses: list[float] = []
     t0 = time.time()
-    bar = tqdm(total=num_steps * tokens_per_step, unit="tok", unit_scale=True,
-               desc=f"train {recipe.name}", disable=not (progress and rt.is_main))
+    bar = tqdm(
+        total=num_steps * tokens_per_step,
+        unit="tok",
+        unit_scale=True,
+        desc=f"train {recipe.name}",
+        disable=not (progress and rt.is_main),
+    )
     try:
         model.train()
         for step in range(num_steps):
@@ -124,8 +147,9 @@ def train_lm(recipe: Recipe, pool: Pool, subset: Subset, run_dir: Path, *,
                 loss.backward()
                 step_loss += loss.detach()
             if recipe.optim.grad_clip > 0:
-                grad_norm = float(torch.nn.utils.clip_grad_norm_(model.parameters(),
-                                                                 recipe.optim.grad_clip))
+                grad_norm = float(
+                    torch.nn.utils.clip_grad_norm_(model.parameters(), recipe.optim.grad_clip)
+                )
             else:
                 grad_norm = float("nan")
             opt.step()
@@ -138,9 +162,16 @@ def train_lm(recipe: Recipe, pool: Pool, subset: Subset, run_dir: Path, *,
                 raise FloatingPointError(f"loss is {value} at step {step}")
             losses.append(value)
             elapsed = time.time() - t0
-            sink.log({"step": step + 1, "loss": value, "lr": sched.get_last_lr()[0],
-                      "grad_norm": grad_norm, "tokens": (step + 1) * tokens_per_step,
-                      "elapsed_s": round(elapsed, 3)})
+            sink.log(
+                {
+                    "step": step + 1,
+                    "loss": value,
+                    "lr": sched.get_last_lr()[0],
+                    "grad_norm": grad_norm,
+                    "tokens": (step + 1) * tokens_per_step,
+                    "elapsed_s": round(elapsed, 3),
+                }
+            )
             bar.set_postfix(loss=f"{value:.3f}", refresh=False)
             bar.update(tokens_per_step)
     finally:
