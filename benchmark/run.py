@@ -19,7 +19,7 @@ import yaml
 
 from benchmark.config import Recipe, load_recipe
 from benchmark.errors import BenchError
-from benchmark.evaluate.suite import load_suite
+from benchmark.evaluate.suite import Suite, load_suite
 from benchmark.io import atomic_path
 from benchmark.leaderboard.entry import build_entry, write_entry
 from benchmark.pool.build import ensure_pool
@@ -38,13 +38,13 @@ def default_name(recipe: Recipe, subset_file: Path | None) -> str:
 
 def prepare(
     track: str, scale: str, subset_file: Path | None, seed: int | None, overrides: list[str]
-) -> tuple[Recipe, Pool, Subset]:
+) -> tuple[Recipe, Suite, Pool, Subset]:
     """Everything checked before any training starts."""
     recipe = load_recipe(track, scale, overrides, seed=seed)
-    load_suite(track, recipe.eval.suite)
+    suite = load_suite(track, recipe.eval.suite)
     pool = ensure_pool(recipe.pool)
     subset = load_subset(subset_file, pool) if subset_file else whole_pool(pool)
-    return recipe, pool, subset
+    return recipe, suite, pool, subset
 
 
 def run_train(
@@ -62,7 +62,7 @@ def run_train(
     from benchmark.evaluate.lm import evaluate_lm
     from benchmark.train.lm import train_lm
 
-    recipe, pool, subset = prepare(track, scale, subset_file, seed, overrides or [])
+    recipe, suite, pool, subset = prepare(track, scale, subset_file, seed, overrides or [])
     if name is None:  # a repeated default run gets the next free suffix: -r2, -r3, ...
         base = name = default_name(recipe, subset_file)
         k = 1
@@ -87,7 +87,6 @@ def run_train(
     )
     t0 = time.time()
     result = train_lm(recipe, pool, subset, run_dir, wandb_mode=wandb_mode, progress=progress)
-    suite = load_suite(track, recipe.eval.suite)
     metrics = evaluate_lm(
         result.checkpoint, suite, pool.evals_dir, run_dir, batch_size=recipe.eval.batch_size
     )

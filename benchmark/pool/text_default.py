@@ -183,8 +183,7 @@ def build_text_default(
         "stats": {"languages": dict(Counter(it["language"] for it in items).most_common())},
     }
     manifest = write_pool_dir(dest, items, manifest, build_payload)
-    manifest_seconds = round(time.time() - t0, 1)
-    log.info("built %s: %d items in %.0fs", name, len(items), manifest_seconds)
+    log.info("built %s: %d items in %.0fs", name, len(items), time.time() - t0)
     return manifest
 
 
