@@ -5,7 +5,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: setup train test test-fast lint clean
+.PHONY: setup train test test-fast lint clean chromium
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PY) -m venv $(VENV)
@@ -18,8 +18,14 @@ setup: $(STAMP)
 train: $(STAMP)
 	$(BIN)/bench train --scale small
 
+# Debian's chromium renders the report page in a test (skipped where it cannot be had).
+chromium:
+	@command -v chromium >/dev/null || (apt-get update -qq && \
+	  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null) || \
+	  echo "could not install chromium: the report rendering test will be skipped"
+
 # The whole test suite (slow end-to-end tests included); CI runs exactly this.
-test: $(STAMP)
+test: $(STAMP) chromium
 	$(BIN)/ruff check benchmark tests benchmarks
 	$(BIN)/python -m pytest -q
 

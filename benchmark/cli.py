@@ -46,12 +46,38 @@ def _pool_info(args: argparse.Namespace) -> int:
     return 0
 
 
+def _pool_export(args: argparse.Namespace) -> int:
+    from benchmark.pool.archive import describe_archive, export_pool
+
+    out = export_pool(args.name, Path(args.out))
+    print(f"pool {args.name} exported to {describe_archive(out)}")
+    return 0
+
+
+def _pool_import(args: argparse.Namespace) -> int:
+    from benchmark.pool.archive import import_pool
+
+    pool = import_pool(Path(args.file), force=args.force)
+    print(
+        f"pool {pool.name}: {pool.num_items} items, fingerprint {pool.fingerprint[:16]}… "
+        f"verified, at {pool.root}"
+    )
+    return 0
+
+
 def _select(args: argparse.Namespace) -> int:
     from benchmark.pool.build import ensure_pool
     from benchmark.select import select
 
     n = select(
-        args.method, ensure_pool(args.pool), Path(args.out), fraction=args.fraction, seed=args.seed
+        args.method,
+        ensure_pool(args.pool),
+        Path(args.out),
+        fraction=args.fraction,
+        seed=args.seed,
+        sources=tuple(filter(None, args.sources.split(","))),
+        qualities=tuple(filter(None, args.quality.split(","))),
+        exclude=args.exclude,
     )
     print(f"{args.out}: {n} uids ({args.method})")
     return 0
@@ -82,33 +108,37 @@ def _subset_check(args: argparse.Namespace) -> int:
 
 
 def _train(args: argparse.Namespace) -> int:
-    from benchmark.run import run_train
+    from benchmark.run import run_seeds
 
-    path, entry = run_train(
+    if args.seeds and args.seed is not None:
+        raise BenchError("give --seed or --seeds, not both")
+    seeds = [int(x) for x in args.seeds.split(",")] if args.seeds else [args.seed]
+    runs = run_seeds(
+        seeds,
         track=args.track,
         scale=args.scale,
         subset_file=Path(args.subset) if args.subset else None,
-        seed=args.seed,
         name=args.name,
         overrides=args.overrides,
         runs_dir=Path(args.runs_dir),
         wandb_mode=args.wandb,
         progress=not args.no_progress,
     )
-    m, c = entry["metrics"], entry["compute"]
-    print(
-        f"\n{entry['name']}: {entry['recipe']['name']}"
-        f"{'' if entry['recipe']['standard'] else ' (NON-STANDARD)'}, "
-        f"{entry['subset']['num_uids']} uids, seed {entry['seed']}"
-    )
-    print(f"  headline {m['headline']['name']} = {m['headline']['value']:.4f}")
-    for task, t in m["tasks"].items():
-        print(f"  {task:<28} {t['metric']:<14} {t['value']:.4f}")
-    print(
-        f"  train {c['wall_seconds']:.0f}s at {c['tokens_per_second']:.0f} tok/s ({c['device']}, "
-        f"{c['precision']}), eval {c['eval_seconds']:.0f}s"
-    )
-    print(f"entry: {path}")
+    for path, entry in runs:
+        m, c = entry["metrics"], entry["compute"]
+        print(
+            f"\n{entry['name']}: {entry['recipe']['name']}"
+            f"{'' if entry['recipe']['standard'] else ' (NON-STANDARD)'}, "
+            f"{entry['subset']['num_uids']} uids, seed {entry['seed']}"
+        )
+        print(f"  headline {m['headline']['name']} = {m['headline']['value']:.4f}")
+        for task, t in m["tasks"].items():
+            print(f"  {task:<28} {t['metric']:<14} {t['value']:.4f}")
+        print(
+            f"  train {c['wall_seconds']:.0f}s at {c['tokens_per_second']:.0f} tok/s "
+            f"({c['device']}, {c['precision']}), eval {c['eval_seconds']:.0f}s"
+        )
+        print(f"entry: {path}")
     return 0
 
 
@@ -117,6 +147,111 @@ def _eval(args: argparse.Namespace) -> int:
 
     metrics = evaluate_run(Path(args.run_dir))
     print(json.dumps(metrics["headline"]))
+    return 0
+
+
+def _submit(args: argparse.Namespace) -> int:
+    from benchmark.leaderboard.submit import submit
+
+    for run_dir in args.run_dirs:
+        path = submit(Path(run_dir), replace=args.replace, allow_nonstandard=args.allow_nonstandard)
+        print(f"submitted {run_dir} -> {path}")
+    return 0
+
+
+def _board_path(args: argparse.Namespace) -> Path:
+    from benchmark.leaderboard.submit import leaderboard_dir
+
+    return Path(args.board) if args.board else leaderboard_dir()
+
+
+def _leaderboard(args: argparse.Namespace) -> int:
+    from benchmark.leaderboard.board import load_entries, rank
+
+    sections = rank(load_entries(_board_path(args), args.track, args.scale))
+    if args.json:
+        print(
+            json.dumps(
+                [
+                    {
+                        "track": k[0],
+                        "scale": k[1],
+                        "pool_fingerprint": k[2],
+                        "recipe_sha256": k[3],
+                        "suite": k[4],
+                        "suite_version": k[5],
+                        "ranking": [
+                            {
+                                "rank": i,
+                                "name": g.name,
+                                "headline": g.mean,
+                                "interval": g.interval,
+                                "seeds": g.seeds,
+                                "subset_sha256": g.entries[0]["subset"]["sha256"],
+                                "num_uids": g.entries[0]["subset"]["num_uids"],
+                                "train_tokens": g.entries[0]["compute"].get("train_tokens"),
+                            }
+                            for i, g in enumerate(groups, 1)
+                        ],
+                    }
+                    for k, groups in sections
+                ],
+                indent=2,
+            )
+        )
+        return 0
+    if not sections:
+        print("no entries")
+    for key, groups in sections:
+        print(
+            f"\n{key[0]} / {key[1]}  (pool {key[2][:12]}…, recipe {key[3][:12]}…, "
+            f"suite {key[4]} v{key[5]})"
+        )
+        print(
+            f"{'#':>3}  {'subset':<28}{'headline':>9}  {'95% interval':<18}{'seeds':<8}"
+            f"{'uids':>8}{'train s':>9}"
+        )
+        for i, g in enumerate(groups, 1):
+            e = g.entries[0]
+            wall = sum(x["compute"]["wall_seconds"] for x in g.entries) / len(g.entries)
+            print(
+                f"{i:>3}  {g.name[:27]:<28}{g.mean:>9.4f}  "
+                f"[{g.interval[0]:.4f}, {g.interval[1]:.4f}]  "
+                f"{','.join(map(str, g.seeds)):<8}{e['subset']['num_uids']:>8}{wall:>9.0f}"
+            )
+    return 0
+
+
+def _compare(args: argparse.Namespace) -> int:
+    from benchmark.leaderboard.board import compare
+
+    res = compare(Path(args.a), Path(args.b), board=None if args.no_seeds else _board_path(args))
+    if args.json:
+        print(json.dumps(res, indent=2))
+        return 0
+    print(
+        f"A = {res['a']['name']} (seeds {res['a']['seeds']}), "
+        f"B = {res['b']['name']} (seeds {res['b']['seeds']})"
+    )
+    h = res["headline"]
+    print(
+        f"{'headline':<28}{h['difference']:>+9.4f}  [{h['interval'][0]:+.4f}, "
+        f"{h['interval'][1]:+.4f}]  {h['verdict']}"
+    )
+    for name, t in res["tasks"].items():
+        print(
+            f"{name[:27]:<28}{t['difference']:>+9.4f}  [{t['interval'][0]:+.4f}, "
+            f"{t['interval'][1]:+.4f}]  {t['verdict']} ({t['metric']})"
+        )
+    print(f"verdict: {res['verdict']}")
+    return 0
+
+
+def _report(args: argparse.Namespace) -> int:
+    from benchmark.leaderboard.report import write_report
+
+    page = write_report(_board_path(args), Path(args.out))
+    print(f"report: {page}")
     return 0
 
 
@@ -141,6 +276,14 @@ def build_parser() -> argparse.ArgumentParser:
     i.add_argument("name")
     i.add_argument("--json", action="store_true")
     i.set_defaults(func=_pool_info)
+    ex = psub.add_parser("export", help="write a built pool to one archive file")
+    ex.add_argument("name")
+    ex.add_argument("--out", required=True, help=".tar, .tar.gz, .tar.xz or .tar.zst")
+    ex.set_defaults(func=_pool_export)
+    im = psub.add_parser("import", help="install a pool from an archive (fingerprint checked)")
+    im.add_argument("file")
+    im.add_argument("--force", action="store_true", help="replace an existing pool")
+    im.set_defaults(func=_pool_import)
 
     s = sub.add_parser("select", help="write a baseline subset")
     s.add_argument("method")
@@ -148,6 +291,9 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--out", required=True, help=".txt, .npy or .parquet")
     s.add_argument("--fraction", type=float, default=0.5)
     s.add_argument("--seed", type=int, default=0)
+    s.add_argument("--sources", default="", help="sources: comma-separated source names")
+    s.add_argument("--quality", default="", help="sources: comma-separated quality labels")
+    s.add_argument("--exclude", action="store_true", help="sources: keep everything else")
     s.set_defaults(func=_select)
 
     sc = sub.add_parser("subset", help="check a subset file")
@@ -163,12 +309,43 @@ def build_parser() -> argparse.ArgumentParser:
     t.add_argument("--track", default="lm", choices=["lm"])
     t.add_argument("--subset", help="subset file; default: the whole pool")
     t.add_argument("--seed", type=int, default=None)
+    t.add_argument("--seeds", help="comma-separated seeds, one run each (e.g. 0,1,2)")
     t.add_argument("--name", help="run name (default: TRACK-SCALE-SUBSET-sSEED)")
     t.add_argument("--runs-dir", default="runs")
     t.add_argument("--wandb", default="offline", choices=["offline", "online", "disabled"])
     t.add_argument("--no-progress", action="store_true")
     t.add_argument("overrides", nargs="*", help="Hydra overrides, e.g. optim.lr=1e-3")
     t.set_defaults(func=_train)
+
+    sb = sub.add_parser("submit", help="validate run entries and copy them into leaderboard/")
+    sb.add_argument("run_dirs", nargs="+")
+    sb.add_argument("--replace", action="store_true", help="overwrite an entry of that name")
+    sb.add_argument(
+        "--allow-nonstandard",
+        action="store_true",
+        help="accept runs with overrides of fixed recipe fields",
+    )
+    sb.set_defaults(func=_submit)
+
+    lb = sub.add_parser("leaderboard", help="ranked table with 95%% intervals")
+    lb.add_argument("--track")
+    lb.add_argument("--scale")
+    lb.add_argument("--json", action="store_true")
+    lb.add_argument("--board", help="leaderboard directory (default: the repo's)")
+    lb.set_defaults(func=_leaderboard)
+
+    cp = sub.add_parser("compare", help="A vs B: paired bootstrap over eval items and seeds")
+    cp.add_argument("a", help="entry JSON (leaderboard/... or runs/NAME/entry.json)")
+    cp.add_argument("b")
+    cp.add_argument("--json", action="store_true")
+    cp.add_argument("--board", help="where to find the other seeds (default: the repo's)")
+    cp.add_argument("--no-seeds", action="store_true", help="compare these two entries only")
+    cp.set_defaults(func=_compare)
+
+    rp = sub.add_parser("report", help="static HTML report with plots")
+    rp.add_argument("--out", required=True, help="output directory")
+    rp.add_argument("--board", help="leaderboard directory (default: the repo's)")
+    rp.set_defaults(func=_report)
 
     e = sub.add_parser("eval", help="re-run the eval suite on a run's checkpoint")
     e.add_argument("run_dir")

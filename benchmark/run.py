@@ -128,3 +128,14 @@ def evaluate_run(run_dir: Path) -> dict[str, Any]:
     write_json(run_dir / "eval" / "metrics.json", metrics)
     log.debug("%s", json.dumps(metrics["headline"]))
     return metrics
+
+
+def run_seeds(
+    seeds: list[int | None], *, name: str | None = None, **kwargs: Any
+) -> list[tuple[Path, dict[str, Any]]]:
+    """One run per seed (``--seeds 0,1,2``); an explicit name gains ``-s<seed>``."""
+    out = []
+    for seed in seeds:
+        run_name = f"{name}-s{seed}" if name and len(seeds) > 1 else name
+        out.append(run_train(seed=seed, name=run_name, **kwargs))
+    return out

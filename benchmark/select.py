@@ -35,16 +35,53 @@ def select_random(pool: Pool, *, fraction: float = 0.5, seed: int = 0, **_: obje
     return np.sort(rng.choice(pool.num_items, size=num, replace=False))
 
 
-METHODS: dict[str, Method] = {"all": select_all, "random": select_random}
+def select_sources(
+    pool: Pool,
+    *,
+    sources: tuple[str, ...] = (),
+    qualities: tuple[str, ...] = (),
+    exclude: bool = False,
+    **_: object,
+) -> np.ndarray:
+    """Items of the named sources, or of sources of the given quality labels (``good``,
+    ``reference``, ``junk`` in the manifest); with ``exclude``, everything else.
+
+    An oracle, not a curation method: it exists to measure how far the benchmark
+    separates a known-good from a known-bad subset.
+    """
+    known = {s["name"]: s["quality"] for s in pool.manifest["sources"]}
+    unknown = sorted(set(sources) - set(known))
+    if unknown:
+        raise BenchError(f"unknown source {unknown[0]!r}; sources of {pool.name}: "
+                         f"{', '.join(sorted(known))}")
+    labels = set(known.values())
+    bad = sorted(set(qualities) - labels)
+    if bad:
+        raise BenchError(f"unknown quality {bad[0]!r}; valid: {', '.join(sorted(labels))}")
+    if not sources and not qualities:
+        raise BenchError("method sources needs --sources NAME,... or --quality LABEL,...")
+    names = set(sources) | {n for n, q in known.items() if q in qualities}
+    column = pool.read_table(["source"]).column("source").to_numpy(zero_copy_only=False)
+    keep = np.isin(column, sorted(names))
+    return np.flatnonzero(~keep if exclude else keep).astype(np.int64)
 
 
-def select(method: str, pool: Pool, out: Path, *, fraction: float = 0.5, seed: int = 0) -> int:
+METHODS: dict[str, Method] = {
+    "all": select_all,
+    "random": select_random,
+    "sources": select_sources,
+}
+
+
+def select(
+    method: str, pool: Pool, out: Path, *, fraction: float = 0.5, seed: int = 0, **options: object
+) -> int:
     """Run ``method`` on ``pool`` and write the subset to ``out``; return its size."""
     if method not in METHODS:
         raise BenchError(f"unknown selection method {method!r}; valid: {', '.join(METHODS)}")
     if not 0 < fraction <= 1:
         raise BenchError(f"--fraction must be in (0, 1], got {fraction}")
-    rows = METHODS[method](pool, fraction=fraction, seed=seed)
+    rows = METHODS[method](pool, fraction=fraction, seed=seed, **options)
     if len(rows) == 0:
         raise BenchError(f"method {method} selected nothing from pool {pool.name}")
     uids = np.sort(np.asarray(pool.uids)[rows])

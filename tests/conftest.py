@@ -31,3 +31,56 @@ def tiny_pool(bench_home: Path):
     from benchmark.pool.build import build_pool
 
     return build_pool("text-default", max_docs_per_source=MAX_DOCS)
+
+
+# A tiny, non-standard variant of the xs recipe on the reduced pool: seconds, not minutes.
+TINY = [
+    "pool=text-default-reduced",
+    "data.train_tokens=65536",
+    "optim.warmup_steps=2",
+    "eval.batch_size=64",
+]
+
+
+@pytest.fixture(scope="session")
+def subset_file(tiny_pool, tmp_path_factory):
+    from benchmark.select import select
+
+    path = tmp_path_factory.mktemp("subsets") / "random.npy"
+    select("random", tiny_pool, path, fraction=0.5, seed=0)
+    return path
+
+
+@pytest.fixture(scope="session")
+def junk_file(tiny_pool, tmp_path_factory):
+    from benchmark.select import select
+
+    path = tmp_path_factory.mktemp("subsets") / "junk.txt"
+    select("sources", tiny_pool, path, qualities=("junk",))
+    return path
+
+
+@pytest.fixture(scope="session")
+def tiny_run(tiny_pool, tmp_path_factory):
+    """Train (once per session) a tiny run: ``tiny_run(name, seed, subset_path)``."""
+    from benchmark.run import run_train
+
+    runs = tmp_path_factory.mktemp("runs")
+    made: dict[str, tuple] = {}
+
+    def make(name: str, seed: int, subset: Path):
+        if name not in made:
+            made[name] = run_train(
+                track="lm",
+                scale="xs",
+                subset_file=subset,
+                seed=seed,
+                name=name,
+                overrides=TINY,
+                runs_dir=runs,
+                wandb_mode="offline",
+                progress=False,
+            )
+        return made[name]
+
+    return make

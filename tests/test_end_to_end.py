@@ -8,43 +8,12 @@ import sys
 
 import pytest
 
-from benchmark.run import run_train
-from benchmark.select import select
-
-TINY = [
-    "pool=text-default-reduced",
-    "data.train_tokens=65536",
-    "optim.warmup_steps=2",
-    "eval.batch_size=64",
-]
+from tests.conftest import TINY
 
 
 @pytest.fixture(scope="module")
-def subset_file(tiny_pool, tmp_path_factory):
-    path = tmp_path_factory.mktemp("subsets") / "random.npy"
-    select("random", tiny_pool, path, fraction=0.5, seed=0)
-    return path
-
-
-@pytest.fixture(scope="module")
-def two_runs(tiny_pool, subset_file, tmp_path_factory):
-    runs = tmp_path_factory.mktemp("runs")
-    out = []
-    for name in ("a", "b"):
-        out.append(
-            run_train(
-                track="lm",
-                scale="xs",
-                subset_file=subset_file,
-                seed=3,
-                name=name,
-                overrides=TINY,
-                runs_dir=runs,
-                wandb_mode="offline",
-                progress=False,
-            )
-        )
-    return out
+def two_runs(tiny_run, subset_file):
+    return [tiny_run("a", 3, subset_file), tiny_run("b", 3, subset_file)]
 
 
 @pytest.mark.slow

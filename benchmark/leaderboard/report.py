@@ -1,0 +1,161 @@
+"""``bench report``: a static HTML page over the leaderboard, with matplotlib plots.
+
+One section per comparable set of entries (track, scale, pool, recipe, suite): a
+ranking table with intervals, a per-task heatmap of centred scores, the headline
+against subset size, and the training curves. Every user-supplied string is escaped.
+
+    write_report(board=Path("leaderboard"), out=Path("report"))
+"""
+
+from __future__ import annotations
+
+import html
+import logging
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from benchmark.io import atomic_path
+from benchmark.leaderboard.board import Group, load_details, load_entries, rank
+
+log = logging.getLogger(__name__)
+
+_CSS = """
+body { font-family: system-ui, sans-serif; margin: 2em auto; max-width: 1100px; color: #222; }
+table { border-collapse: collapse; margin: 1em 0; }
+th, td { padding: 4px 10px; border-bottom: 1px solid #ddd; text-align: right; }
+th:nth-child(2), td:nth-child(2) { text-align: left; }
+h2 { margin-top: 2em; border-top: 2px solid #444; padding-top: .5em; }
+.meta { color: #666; font-size: 90%; }
+img { max-width: 100%; }
+"""
+
+
+def _plots(section: str, groups: list[Group], out: Path) -> list[str]:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    names = [g.name for g in groups]
+    tasks = list(groups[0].entries[0]["metrics"]["tasks"])
+    files = []
+
+    fig, ax = plt.subplots(figsize=(1.6 + 1.3 * len(tasks), 0.9 + 0.45 * len(groups)))
+    grid = np.array(
+        [
+            [
+                np.mean(
+                    [
+                        e["metrics"]["tasks"][t]["centered"]
+                        if e["metrics"]["tasks"][t]["centered"] is not None
+                        else np.nan
+                        for e in g.entries
+                    ]
+                )
+                for t in tasks
+            ]
+            for g in groups
+        ]
+    )
+    im = ax.imshow(grid, cmap="viridis", aspect="auto")
+    ax.set_xticks(
+        range(len(tasks)), [t.removeprefix("databench_") for t in tasks], rotation=30, ha="right"
+    )
+    ax.set_yticks(range(len(groups)), names)
+    for (i, j), v in np.ndenumerate(grid):
+        if not np.isnan(v):
+            ax.text(j, i, f"{v:.3f}", ha="center", va="center", color="w", fontsize=8)
+    fig.colorbar(im, ax=ax, label="centred score")
+    ax.set_title("per-task centred score (mean over seeds)")
+    files.append(_save(fig, out / f"{section}-tasks.png"))
+
+    fig, ax = plt.subplots(figsize=(6, 4))
+    x = [
+        g.entries[0]["subset"].get("num_tokens") or g.entries[0]["subset"]["num_uids"]
+        for g in groups
+    ]
+    y = [g.mean for g in groups]
+    err = np.array(
+        [[g.mean - g.interval[0] for g in groups], [g.interval[1] - g.mean for g in groups]]
+    )
+    ax.errorbar(x, y, yerr=err, fmt="o", capsize=3)
+    for xi, yi, n in zip(x, y, names, strict=True):
+        ax.annotate(n, (xi, yi), textcoords="offset points", xytext=(4, 4), fontsize=8)
+    ax.set_xscale("log")
+    ax.set_xlabel("subset size (tokens)")
+    ax.set_ylabel("headline (95% interval)")
+    files.append(_save(fig, out / f"{section}-size.png"))
+
+    fig, ax = plt.subplots(figsize=(6, 4))
+    for g in groups:
+        curves = [load_details(p)["curve"] for p in g.paths]
+        steps = curves[0]["step"]
+        if steps:
+            loss = np.mean([c["loss"] for c in curves if len(c["loss"]) == len(steps)], axis=0)
+            ax.plot(steps, loss, label=g.name)
+    ax.set_xlabel("step")
+    ax.set_ylabel("training loss (mean over seeds)")
+    ax.legend(fontsize=8)
+    files.append(_save(fig, out / f"{section}-curves.png"))
+    return files
+
+
+def _save(fig: Any, path: Path) -> str:
+    import matplotlib.pyplot as plt
+
+    fig.tight_layout()
+    with atomic_path(path) as tmp:
+        fig.savefig(tmp, dpi=110, format="png")
+    plt.close(fig)
+    return path.name
+
+
+def _table(groups: list[Group]) -> str:
+    e = html.escape
+    rows = [
+        "<tr><th>#</th><th>subset</th><th>headline</th><th>95% interval</th><th>seeds</th>"
+        "<th>uids</th><th>tokens</th><th>train s</th></tr>"
+    ]
+    for i, g in enumerate(groups, 1):
+        first = g.entries[0]
+        wall = np.mean([x["compute"]["wall_seconds"] for x in g.entries])
+        rows.append(
+            f"<tr><td>{i}</td><td>{e(g.name)}</td><td>{g.mean:.4f}</td>"
+            f"<td>[{g.interval[0]:.4f}, {g.interval[1]:.4f}]</td>"
+            f"<td>{e(','.join(map(str, g.seeds)))}</td><td>{first['subset']['num_uids']}</td>"
+            f"<td>{first['subset'].get('num_tokens', '')}</td><td>{wall:.0f}</td></tr>"
+        )
+    return "<table>" + "\n".join(rows) + "</table>"
+
+
+def write_report(board: Path, out: Path, *, num_bootstrap: int = 1000) -> Path:
+    """Write ``out/index.html`` and its plots; return the page's path."""
+    out.mkdir(parents=True, exist_ok=True)
+    sections = rank(load_entries(board), num_bootstrap=num_bootstrap)
+    e = html.escape
+    parts = [
+        f"<!doctype html><html><head><meta charset='utf-8'><title>databench leaderboard"
+        f"</title><style>{_CSS}</style></head><body><h1>databench leaderboard</h1>"
+        f"<p class='meta'>{sum(len(g.entries) for _, gs in sections for g in gs)} entries "
+        f"in {len(sections)} sections. Headline: mean centred accuracy; intervals: 95% "
+        "bootstrap over eval items and seeds.</p>"
+    ]
+    if not sections:
+        parts.append("<p>No entries yet: <code>bench submit RUN_DIR</code> adds one.</p>")
+    for k, (key, groups) in enumerate(sections):
+        track, scale, fingerprint, recipe_sha, suite, version = key
+        section = f"s{k}-{track}-{scale}"
+        parts.append(
+            f"<h2>{e(track)} / {e(scale)}</h2><p class='meta'>pool {e(fingerprint[:16])}…"
+            f" · recipe {e(recipe_sha[:16])}… · suite {e(suite)} v{e(version)}</p>"
+        )
+        parts.append(_table(groups))
+        for name in _plots(section, groups, out):
+            parts.append(f"<img src='{e(name)}' alt='{e(name)}'>")
+    parts.append("</body></html>")
+    page = out / "index.html"
+    with atomic_path(page) as tmp:
+        tmp.write_text("\n".join(parts), encoding="utf-8")
+    return page

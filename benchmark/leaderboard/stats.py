@@ -1,0 +1,148 @@
+"""Uncertainty for leaderboard numbers: bootstrap over eval items and over seeds.
+
+An entry's per-item results (the ``details`` sidecar) let every aggregate be
+recomputed on resampled items. A *group* is the entries of one subset under one recipe
+(its seeds). Each bootstrap replicate resamples the seeds of each group and, shared
+across groups, the items of each task (the same items are scored in every entry), so a
+comparison between two groups is *paired* over items. Intervals are percentile
+intervals: no normal approximation, which small tasks do not support.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+LN2 = math.log(2)
+
+
+@dataclass(frozen=True)
+class TaskItems:
+    """One task's per-item results for every seed of a group, aligned by doc id."""
+
+    name: str
+    metric: str
+    random_baseline: float | None
+    higher_is_better: bool
+    values: np.ndarray  # (S, N) main metric per item; for bits_per_byte: log-likelihoods
+    weights: np.ndarray | None  # (S, N) bytes per item for bits_per_byte, else None
+
+    def score(self, seed_idx: np.ndarray, item_idx: np.ndarray) -> float:
+        v = self.values[np.ix_(seed_idx, item_idx)]
+        if self.weights is None:
+            return float(v.mean())
+        w = self.weights[np.ix_(seed_idx, item_idx)]
+        return float(-v.sum() / w.sum() / LN2)
+
+    def centered(self, value: float) -> float | None:
+        if self.random_baseline is None:
+            return None
+        return (value - self.random_baseline) / (1 - self.random_baseline)
+
+
+def group_items(entries: list[dict[str, Any]], details: list[dict[str, Any]]) -> list[TaskItems]:
+    """Stack the seeds of one group into per-task arrays."""
+    tasks = []
+    for name, spec in entries[0]["metrics"]["tasks"].items():
+        rows = []
+        for d in details:
+            t = d["items"][name]
+            order = np.argsort(t["doc_id"])
+            rows.append((np.asarray(t["doc_id"])[order], t, order))
+        ids = rows[0][0]
+        if any(not np.array_equal(r[0], ids) for r in rows):
+            raise ValueError(f"task {name}: entries scored different items")
+        metric = spec["metric"]
+        if metric == "bits_per_byte":
+            pairs = [np.asarray(t[metric], dtype=float)[order] for _, t, order in rows]
+            values = np.stack([p[:, 0] for p in pairs])
+            weights = np.stack([p[:, 1] for p in pairs])
+        else:
+            values = np.stack([np.asarray(t[metric], dtype=float)[o] for _, t, o in rows])
+            weights = None
+        tasks.append(
+            TaskItems(
+                name,
+                metric,
+                spec["random_baseline"],
+                spec.get("higher_is_better", True),
+                values,
+                weights,
+            )
+        )
+    return tasks
+
+
+def headline(tasks: list[TaskItems], tag_tasks: set[str], seed_idx, item_idx: dict) -> float:
+    vals = [t.centered(t.score(seed_idx, item_idx[t.name])) for t in tasks if t.name in tag_tasks]
+    return float(np.mean([v for v in vals if v is not None]))
+
+
+def _replicates(groups: list[list[TaskItems]], tag_tasks: set[str], num: int, seed: int):
+    """Bootstrap replicates: per group, the headline and per-task scores."""
+    rng = np.random.default_rng(seed)
+    sizes = {t.name: t.values.shape[1] for t in groups[0]}
+    out_head = np.zeros((num, len(groups)))
+    out_task = {name: np.zeros((num, len(groups))) for name in sizes}
+    for b in range(num):
+        item_idx = {name: rng.integers(0, n, n) for name, n in sizes.items()}
+        for g, tasks in enumerate(groups):
+            s = tasks[0].values.shape[0]
+            seed_idx = rng.integers(0, s, s)
+            out_head[b, g] = headline(tasks, tag_tasks, seed_idx, item_idx)
+            for t in tasks:
+                out_task[t.name][b, g] = t.score(seed_idx, item_idx[t.name])
+    return out_head, out_task
+
+
+def interval(samples: np.ndarray, level: float = 0.95) -> tuple[float, float]:
+    lo, hi = np.quantile(samples, [(1 - level) / 2, 1 - (1 - level) / 2])
+    return float(lo), float(hi)
+
+
+def group_interval(
+    tasks: list[TaskItems], tag_tasks: set[str], num: int = 1000, seed: int = 0
+) -> tuple[float, float, float]:
+    """Mean headline over the group's seeds and its 95% bootstrap interval."""
+    full = {t.name: np.arange(t.values.shape[1]) for t in tasks}
+    mean = headline(tasks, tag_tasks, np.arange(tasks[0].values.shape[0]), full)
+    heads, _ = _replicates([tasks], tag_tasks, num, seed)
+    lo, hi = interval(heads[:, 0])
+    return mean, lo, hi
+
+
+def paired_difference(
+    a: list[TaskItems], b: list[TaskItems], tag_tasks: set[str], num: int = 2000, seed: int = 0
+) -> dict[str, Any]:
+    """A minus B: headline and per-task differences with paired bootstrap intervals."""
+    heads, per_task = _replicates([a, b], tag_tasks, num, seed)
+    out: dict[str, Any] = {}
+    full_a = {t.name: np.arange(t.values.shape[1]) for t in a}
+    sa, sb = np.arange(a[0].values.shape[0]), np.arange(b[0].values.shape[0])
+    diff = heads[:, 0] - heads[:, 1]
+    out["headline"] = {
+        "difference": headline(a, tag_tasks, sa, full_a) - headline(b, tag_tasks, sb, full_a),
+        "interval": interval(diff),
+    }
+    out["tasks"] = {}
+    for ta, tb in zip(a, b, strict=True):
+        d = per_task[ta.name][:, 0] - per_task[ta.name][:, 1]
+        point = ta.score(sa, full_a[ta.name]) - tb.score(sb, full_a[ta.name])
+        out["tasks"][ta.name] = {
+            "metric": ta.metric,
+            "difference": point,
+            "interval": interval(d),
+            "higher_is_better": ta.higher_is_better,
+        }
+    return out
+
+
+def verdict(lo: float, hi: float, higher_is_better: bool = True) -> str:
+    """'A better', 'B better' or 'no detectable difference' from a 95% interval of A - B."""
+    if lo > 0 or hi < 0:
+        a_higher = lo > 0
+        return "A better" if a_higher == higher_is_better else "B better"
+    return "no detectable difference"

@@ -1,0 +1,173 @@
+"""``bench submit``: validate a run's entry and copy it into ``leaderboard/``.
+
+Checks, each with a one-line error naming the fix:
+
+- the entry matches ``leaderboard/schema.json``;
+- its recipe hash is what the committed recipe (with the recorded overrides) gives
+  today, and the recipe is standard (unless ``allow_nonstandard``);
+- its pool fingerprint is the locally built pool's;
+- its subset hash is what the subset file (or the whole pool) gives;
+- its checkpoint hash is the checkpoint directory's.
+
+The entry lands in ``leaderboard/<track>/<scale>/<name>.json`` with a compact sidecar
+``<name>.details.json.gz`` (per-item eval results and the training curve) so entries can
+be compared item by item. Submits serialise on a lock file and write atomically, so
+concurrent submits never leave a partial file; an existing name is refused unless
+``replace``.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import gzip
+import json
+import logging
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+from benchmark.errors import EntryError
+from benchmark.io import atomic_path, sha256_file, sha256_tree
+from benchmark.paths import repo_root
+
+log = logging.getLogger(__name__)
+
+
+def leaderboard_dir() -> Path:
+    return repo_root() / "leaderboard"
+
+
+def load_schema() -> dict[str, Any]:
+    return json.loads((leaderboard_dir() / "schema.json").read_text())
+
+
+def check_schema(entry: dict[str, Any], where: str) -> None:
+    import jsonschema
+
+    validator = jsonschema.Draft202012Validator(load_schema())
+    errors = sorted(validator.iter_errors(entry), key=lambda e: list(e.absolute_path))
+    if errors:
+        e = errors[0]
+        path = "/".join(str(p) for p in e.absolute_path) or "(top)"
+        raise EntryError(f"{where}: schema violation at {path}: {e.message}")
+
+
+def read_entry(path: Path) -> dict[str, Any]:
+    try:
+        return json.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise EntryError(f"{path} does not exist; is it a run directory with entry.json?") from None
+    except json.JSONDecodeError as exc:
+        raise EntryError(f"{path}: not valid JSON ({exc.msg} at line {exc.lineno})") from None
+
+
+def _check_recipe(entry: dict[str, Any], allow_nonstandard: bool) -> None:
+    from benchmark.config import load_recipe
+
+    r = entry["recipe"]
+    recipe = load_recipe(entry["track"], entry["scale"], r["overrides"])
+    if recipe.sha256 != r["sha256"]:
+        raise EntryError(
+            f"recipe hash {r['sha256'][:12]}… differs from scales/{entry['track']}/"
+            f"{entry['scale']}.yaml today ({recipe.sha256[:12]}…): the recipe changed since "
+            "the run; re-run it"
+        )
+    if not r["standard"] and not allow_nonstandard:
+        raise EntryError(
+            f"entry {entry['name']} used non-standard overrides {r['overrides']}; only standard "
+            "runs are submitted (pass --allow-nonstandard to keep it apart)"
+        )
+
+
+def _check_pool_and_subset(entry: dict[str, Any]) -> None:
+    import numpy as np
+
+    from benchmark.pool.store import open_pool
+    from benchmark.subset import read_uids, subset_sha256
+
+    pool = open_pool(entry["pool"]["name"])
+    if pool.fingerprint != entry["pool"]["fingerprint"]:
+        raise EntryError(
+            f"pool fingerprint {entry['pool']['fingerprint'][:12]}… is not the built pool "
+            f"{pool.name}'s ({pool.fingerprint[:12]}…); rebuild the pool or re-run"
+        )
+    file = entry["subset"].get("file")
+    if file:
+        if not Path(file).is_file():
+            raise EntryError(f"subset file {file} is gone; run submit where the run was made")
+        sha = subset_sha256(read_uids(Path(file)))
+    else:
+        sha = subset_sha256(np.asarray(pool.uids))
+    if sha != entry["subset"]["sha256"]:
+        raise EntryError(f"subset hash of {file or 'the whole pool'} does not match the entry")
+
+
+def _details(run_dir: Path) -> bytes:
+    """Per-item results (main metrics per task) and the loss curve, gzipped JSON."""
+    items: dict[str, dict[str, list]] = {}
+    for line in (run_dir / "eval" / "items.jsonl").read_text().splitlines():
+        row = json.loads(line)
+        task = items.setdefault(row.pop("task"), {})
+        for key, value in row.items():
+            task.setdefault(key, []).append(value)
+    curve: dict[str, list] = {"step": [], "loss": []}
+    log_path = run_dir / "train_log.jsonl"
+    if log_path.is_file():
+        for line in log_path.read_text().splitlines():
+            row = json.loads(line)
+            curve["step"].append(row["step"])
+            curve["loss"].append(round(row["loss"], 4))
+    payload = json.dumps({"items": items, "curve": curve}, separators=(",", ":"))
+    return gzip.compress(payload.encode(), mtime=0)
+
+
+def validate_run(run_dir: Path, *, allow_nonstandard: bool = False) -> dict[str, Any]:
+    """The run's entry after every check passes."""
+    entry = read_entry(run_dir / "entry.json")
+    check_schema(entry, str(run_dir / "entry.json"))
+    _check_recipe(entry, allow_nonstandard)
+    _check_pool_and_subset(entry)
+    ckpt = run_dir / "checkpoint"
+    if not ckpt.is_dir() or sha256_tree(ckpt) != entry["checkpoint"]["sha256"]:
+        raise EntryError(f"checkpoint {ckpt} is missing or does not match the entry's sha256")
+    if not (run_dir / "eval" / "items.jsonl").is_file():
+        raise EntryError(f"{run_dir}/eval/items.jsonl is missing; run `bench eval {run_dir}`")
+    return entry
+
+
+@contextmanager
+def _locked(directory: Path):
+    directory.mkdir(parents=True, exist_ok=True)
+    with open(directory / ".submit.lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(lock, fcntl.LOCK_UN)
+
+
+def submit(
+    run_dir: Path,
+    *,
+    replace: bool = False,
+    allow_nonstandard: bool = False,
+    board: Path | None = None,
+) -> Path:
+    """Validate ``run_dir`` and copy its entry into the leaderboard; return the new path."""
+    entry = validate_run(run_dir, allow_nonstandard=allow_nonstandard)
+    board = board or leaderboard_dir()
+    dest_dir = board / entry["track"] / entry["scale"]
+    dest = dest_dir / f"{entry['name']}.json"
+    details = _details(run_dir)
+    with _locked(board):
+        if dest.exists() and not replace:
+            raise EntryError(f"{dest} exists; pick another --name at train time or pass --replace")
+        side = dest_dir / f"{entry['name']}.details.json.gz"
+        with atomic_path(side) as tmp:
+            tmp.write_bytes(details)
+        entry = {**entry, "details": {"file": side.name, "sha256": sha256_file(side)}}
+        entry["checkpoint"] = {**entry["checkpoint"], "path": str(run_dir / "checkpoint")}
+        with atomic_path(dest) as tmp:
+            tmp.write_text(json.dumps(entry, indent=2) + "\n", encoding="utf-8")
+    log.info("submitted %s -> %s", run_dir, dest)
+    return dest
