@@ -39,34 +39,21 @@ def _plots(section: str, groups: list[Group], out: Path) -> list[str]:
     import matplotlib.pyplot as plt
 
     names = [g.name for g in groups]
-    tasks = list(groups[0].entries[0]["metrics"]["tasks"])
+    specs = groups[0].entries[0]["metrics"]["tasks"]
+    tasks = [t for t, spec in specs.items() if spec["random_baseline"] is not None]
     files = []
 
     fig, ax = plt.subplots(figsize=(1.6 + 1.3 * len(tasks), 0.9 + 0.45 * len(groups)))
-    grid = np.array(
-        [
-            [
-                np.mean(
-                    [
-                        e["metrics"]["tasks"][t]["centered"]
-                        if e["metrics"]["tasks"][t]["centered"] is not None
-                        else np.nan
-                        for e in g.entries
-                    ]
-                )
-                for t in tasks
-            ]
-            for g in groups
-        ]
-    )
+    grid = np.array([[_mean(g, t, "centered") for t in tasks] for g in groups])
     im = ax.imshow(grid, cmap="viridis", aspect="auto")
     ax.set_xticks(
         range(len(tasks)), [t.removeprefix("databench_") for t in tasks], rotation=30, ha="right"
     )
     ax.set_yticks(range(len(groups)), names)
-    for (i, j), v in np.ndenumerate(grid):
-        if not np.isnan(v):
-            ax.text(j, i, f"{v:.3f}", ha="center", va="center", color="w", fontsize=8)
+    middle = (grid.min() + grid.max()) / 2
+    for (i, j), v in np.ndenumerate(grid):  # dark text on the light (high) end of viridis
+        color = "black" if v > middle else "white"
+        ax.text(j, i, f"{v:.3f}", ha="center", va="center", color=color, fontsize=8)
     fig.colorbar(im, ax=ax, label="centred score")
     ax.set_title("per-task centred score (mean over seeds)")
     files.append(_save(fig, out / f"{section}-tasks.png"))
@@ -112,18 +99,28 @@ def _save(fig: Any, path: Path) -> str:
     return path.name
 
 
+def _mean(group: Group, task: str, key: str) -> float:
+    """A task's ``key`` (value, centered) averaged over the group's seeds."""
+    return float(np.mean([e["metrics"]["tasks"][task][key] for e in group.entries]))
+
+
 def _table(groups: list[Group]) -> str:
     e = html.escape
+    specs = groups[0].entries[0]["metrics"]["tasks"]
+    raw = [t for t, spec in specs.items() if spec["random_baseline"] is None]  # bits/byte, ...
+    arrows = {t: "↑" if specs[t].get("higher_is_better", True) else "↓" for t in raw}
+    extra = "".join(f"<th>{e(t.removeprefix('databench_'))} {arrows[t]}</th>" for t in raw)
     rows = [
-        "<tr><th>#</th><th>subset</th><th>headline</th><th>95% interval</th><th>seeds</th>"
-        "<th>uids</th><th>tokens</th><th>train s</th></tr>"
+        "<tr><th>#</th><th>subset</th><th>headline</th><th>95% interval</th>"
+        f"{extra}<th>seeds</th><th>uids</th><th>tokens</th><th>train s</th></tr>"
     ]
     for i, g in enumerate(groups, 1):
         first = g.entries[0]
         wall = np.mean([x["compute"]["wall_seconds"] for x in g.entries])
+        values = "".join(f"<td>{_mean(g, t, 'value'):.4f}</td>" for t in raw)
         rows.append(
             f"<tr><td>{i}</td><td>{e(g.name)}</td><td>{g.mean:.4f}</td>"
-            f"<td>[{g.interval[0]:.4f}, {g.interval[1]:.4f}]</td>"
+            f"<td>[{g.interval[0]:.4f}, {g.interval[1]:.4f}]</td>{values}"
             f"<td>{e(','.join(map(str, g.seeds)))}</td><td>{first['subset']['num_uids']}</td>"
             f"<td>{first['subset'].get('num_tokens', '')}</td><td>{wall:.0f}</td></tr>"
         )
@@ -139,8 +136,9 @@ def write_report(board: Path, out: Path, *, num_bootstrap: int = 1000) -> Path:
         f"<!doctype html><html><head><meta charset='utf-8'><title>databench leaderboard"
         f"</title><style>{_CSS}</style></head><body><h1>databench leaderboard</h1>"
         f"<p class='meta'>{sum(len(g.entries) for _, gs in sections for g in gs)} entries "
-        f"in {len(sections)} sections. Headline: mean centred accuracy; intervals: 95% "
-        "bootstrap over eval items and seeds.</p>"
+        f"in {len(sections)} section{'' if len(sections) == 1 else 's'}; entries of different "
+        "pools, recipes or suites are never ranked together. Headline: mean centred "
+        "accuracy; intervals: 95% bootstrap over eval items and seeds.</p>"
     ]
     if not sections:
         parts.append("<p>No entries yet: <code>bench submit RUN_DIR</code> adds one.</p>")
