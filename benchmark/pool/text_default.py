@@ -188,12 +188,17 @@ def build_text_default(
 
 
 def _eval_texts(evals_dir: Path) -> list[str]:
-    """Every eval item's text (contexts, passages, glosses) for the overlap check."""
+    """Every eval item's text (contexts, passages, words, choices) for the overlap check.
+
+    One string per item; its fields are joined by newlines, and word n-grams do not
+    care; a 13-gram spanning two fields is as unlikely in the pool as any other.
+    """
     import json
 
     texts = []
     for path in sorted(evals_dir.glob("*.jsonl")):
         for line in path.read_text(encoding="utf-8").splitlines():
             row = json.loads(line)
-            texts.append(" ".join(str(row.get(k, "")) for k in ("context", "text", "word")))
+            fields = [str(row.get(k, "")) for k in ("context", "text", "word")]
+            texts.append("\n".join([*fields, *map(str, row.get("choices", []))]))
     return texts

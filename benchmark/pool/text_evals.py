@@ -15,8 +15,12 @@ Three JSONL files (UTF-8, one object a line) are written into ``out_dir``:
 - ``heldout_text.jsonl``: ``{"id", "text"}``, held-out passages cut to at most 200
   words, for bits per byte.
 
+- ``word_order.jsonl``, ``agreement.jsonl``, ``prepositions.jsonl``, ``pronouns.jsonl``
+  and ``determiners.jsonl``: ``{"id", "context", "choices", "label"}`` on the same
+  held-out prose, built by :mod:`benchmark.pool.text_evals_extra` (see its docstring).
+
 Everything is deterministic given ``seed`` and the inputs (the passages are sorted
-first). The same held-out passages feed both ``cloze`` and ``heldout_text``.
+first). The same held-out passages feed every file but ``wordnet_define``.
 
     counts, sources = build_text_evals(out_dir, heldout_prose, cache_dir)
     # counts: {"wordnet_define.jsonl": 500, ...}; sources: [Fetched] for the manifest
@@ -56,16 +60,28 @@ class Synset:
 def build_text_evals(
     out_dir: Path, heldout_prose: list[str], cache_dir: Path, seed: int = 0
 ) -> tuple[dict[str, int], list[Fetched]]:
-    """Write the three eval files; return (items per file name, fetched packages)."""
+    """Write the eval files; return (items per file name, fetched packages)."""
+    from benchmark.pool import text_evals_extra as extra
+
     passages = sorted(p for p in heldout_prose if p.strip())
     wordnet = fetch_apt(*WORDNET_PACKAGE, cache_dir)
     vocab = {w.lower() for p in passages for w in _WORD.findall(p)}
+    wn_dir = wordnet.root / "usr/share/wordnet"
     files = {
-        "wordnet_define.jsonl": wordnet_items(
-            wordnet.root / "usr/share/wordnet", vocab, random.Random(seed)
-        ),
+        "wordnet_define.jsonl": wordnet_items(wn_dir, vocab, random.Random(seed)),
         "cloze.jsonl": cloze_items(passages, random.Random(seed + 1)),
         "heldout_text.jsonl": heldout_items(passages, random.Random(seed + 2)),
+        "word_order.jsonl": extra.word_order_items(passages, random.Random(seed + 3)),
+        "agreement.jsonl": extra.agreement_items(passages, random.Random(seed + 4)),
+        "prepositions.jsonl": extra.closed_class_items(
+            passages, random.Random(seed + 5), extra.PREPOSITIONS, "preposition"
+        ),
+        "pronouns.jsonl": extra.closed_class_items(
+            passages, random.Random(seed + 6), extra.PRONOUNS, "pronoun"
+        ),
+        "determiners.jsonl": extra.closed_class_items(
+            passages, random.Random(seed + 7), extra.DETERMINERS, "determiner"
+        ),
     }
     for name, items in files.items():
         write_jsonl(Path(out_dir) / name, items)
