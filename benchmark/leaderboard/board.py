@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import gzip
 import json
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -61,7 +62,7 @@ def _common_name(names: list[str]) -> str:
     for n in names[1:]:
         while not n.startswith(prefix):
             prefix = prefix[:-1]
-    return prefix.rstrip("-_.s") or names[0]
+    return re.sub(r"[-_.]?s?$", "", prefix) or names[0]
 
 
 def section_key(e: dict[str, Any]) -> tuple:
