@@ -245,8 +245,10 @@ def _compare(args: argparse.Namespace) -> int:
         )
     print(f"verdict: {res['verdict']}")
     if min(len(res["a"]["seeds"]), len(res["b"]["seeds"])) < 2:
-        print("note: a side has one seed, so intervals cover eval-item noise only; "
-              "train more seeds (bench train --seeds 0,1,2) to include seed noise")
+        print(
+            "note: a side has one seed, so intervals cover eval-item noise only; "
+            "train more seeds (bench train --seeds 0,1,2) to include seed noise"
+        )
     return 0
 
 

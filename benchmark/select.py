@@ -52,8 +52,9 @@ def select_sources(
     known = {s["name"]: s["quality"] for s in pool.manifest["sources"]}
     unknown = sorted(set(sources) - set(known))
     if unknown:
-        raise BenchError(f"unknown source {unknown[0]!r}; sources of {pool.name}: "
-                         f"{', '.join(sorted(known))}")
+        raise BenchError(
+            f"unknown source {unknown[0]!r}; sources of {pool.name}: {', '.join(sorted(known))}"
+        )
     labels = set(known.values())
     bad = sorted(set(qualities) - labels)
     if bad:

@@ -58,14 +58,23 @@ def main() -> None:
             if not board_entry.is_file():
                 run_dir = Path(args.runs_dir) / name
                 if not (run_dir / "entry.json").is_file():
-                    run_train(track="lm", scale=args.scale, subset_file=subset, seed=seed,
-                              name=name, runs_dir=Path(args.runs_dir), wandb_mode="disabled")
+                    run_train(
+                        track="lm",
+                        scale=args.scale,
+                        subset_file=subset,
+                        seed=seed,
+                        name=name,
+                        runs_dir=Path(args.runs_dir),
+                        wandb_mode="disabled",
+                    )
                 submit(run_dir, replace=True)
             entry = json.loads(board_entry.read_text())
             scores[variant].append(entry["metrics"]["headline"]["value"])
     print(f"scale {args.scale}, seeds {seeds}")
-    stats = {v: (float(np.mean(s)), float(np.std(s, ddof=1)) if len(s) > 1 else 0.0)
-             for v, s in scores.items()}
+    stats = {
+        v: (float(np.mean(s)), float(np.std(s, ddof=1)) if len(s) > 1 else 0.0)
+        for v, s in scores.items()
+    }
     for v, (m, sd) in stats.items():
         print(f"  {v:<10} {m:.4f} ± {sd:.4f}   ({', '.join(f'{x:.4f}' for x in scores[v])})")
     worst_sd = max(sd for _, sd in stats.values()) or float("nan")

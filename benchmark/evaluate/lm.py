@@ -157,8 +157,11 @@ def evaluate_lm(
     head = aggs[suite.headline]
     return {
         "suite": {"name": suite.name, "version": suite.version},
-        "headline": {"name": f"{suite.headline}_centered_mean", "tag": suite.headline,
-                     "value": head["value"]},
+        "headline": {
+            "name": f"{suite.headline}_centered_mean",
+            "tag": suite.headline,
+            "value": head["value"],
+        },
         "aggregates": aggs,
         "tasks": tasks,
         "eval_seconds": round(time.time() - t0, 1),
