@@ -12,9 +12,6 @@ one item per passage. The context is up to 40 words of a passage.
 - ``closed_class_items``: the passage's own next word, a preposition (``PREPOSITIONS``),
   a pronoun (``PRONOUNS``) or a determiner (``DETERMINERS``), against three other
   members of the class (4 choices; short words of a closed class).
-- ``continuation_items``: HellaSwag-style, which of four 20-word continuations follows;
-  the distractors are cut from other held-out passages. Not in the suite: a ``small``
-  model stays at chance on it (0.25-0.30 against 0.22 untrained).
 """
 
 from __future__ import annotations
@@ -61,41 +58,6 @@ def word_order_items(passages: list[str], rng: random.Random, num_items: int = 3
             }
         )
     return sorted(items, key=lambda x: int(x["id"].rsplit("-", 1)[1]))
-
-
-def continuation_items(
-    passages: list[str], rng: random.Random, num_items: int = 300, num_words: int = 20
-) -> list[dict]:
-    """40 words of a passage; its next ``num_words`` words or three cut from elsewhere."""
-    usable = [i for i, p in enumerate(passages) if len(_spans(p)) >= 80 + num_words]
-    if len(usable) < 4:
-        return []
-    picked = sorted(rng.sample(usable, min(num_items, len(usable))))
-    items = []
-    for number in picked:
-        tokens = _spans(passages[number])
-        cut = rng.randint(40, min(80, len(tokens) - num_words))
-        context = passages[number][tokens[cut - 40].start() : tokens[cut - 1].end()]
-        answer = " ".join(t.group() for t in tokens[cut : cut + num_words])
-        wrong = []
-        while len(wrong) < 3:
-            other = rng.choice(usable)
-            if other == number or other in (w[0] for w in wrong):
-                continue
-            spans = _spans(passages[other])
-            at = rng.randint(20, len(spans) - num_words)
-            wrong.append((other, " ".join(t.group() for t in spans[at : at + num_words])))
-        choices = [*(w for _, w in wrong), answer]
-        rng.shuffle(choices)
-        items.append(
-            {
-                "id": f"continuation-{number}",
-                "context": context,
-                "choices": choices,
-                "label": choices.index(answer),
-            }
-        )
-    return items
 
 
 _AGREEMENT = {"is": "are", "are": "is", "was": "were", "were": "was", "has": "have", "have": "has"}
