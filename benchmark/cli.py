@@ -135,11 +135,17 @@ def _train(args: argparse.Namespace) -> int:
         for task, t in m["tasks"].items():
             print(f"  {task:<28} {t['metric']:<14} {t['value']:.4f}")
         print(
-            f"  train {c['wall_seconds']:.0f}s at {c['tokens_per_second']:.0f} tok/s "
+            f"  train {c['wall_seconds']:.0f}s at {_rate(c)} "
             f"({c['device']}, {c['precision']}), eval {c['eval_seconds']:.0f}s"
         )
         print(f"entry: {path}")
     return 0
+
+
+def _rate(compute: dict) -> str:
+    if "samples_per_second" in compute:
+        return f"{compute['samples_per_second']:.0f} samples/s"
+    return f"{compute['tokens_per_second']:.0f} tok/s"
 
 
 def _eval(args: argparse.Namespace) -> int:
@@ -311,7 +317,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     t = sub.add_parser("train", help="train and evaluate with a scale's fixed recipe")
     t.add_argument("--scale", required=True)
-    t.add_argument("--track", default="lm", choices=["lm"])
+    t.add_argument("--track", default="lm", choices=["lm", "clip"])
     t.add_argument("--subset", help="subset file; default: the whole pool")
     t.add_argument("--seed", type=int, default=None)
     t.add_argument("--seeds", help="comma-separated seeds, one run each (e.g. 0,1,2)")

@@ -52,6 +52,27 @@ class LMData:
 
 
 @dataclass(frozen=True, kw_only=True)
+class ClipModel:
+    """An open_clip model from a config file ``scales/clip/models/<config>.json``.
+
+    The file is registered with open_clip (``add_model_config``) and its content is part
+    of the recipe hash; its vision image size must match ``data.image_size``.
+    """
+
+    config: str  # model config name (file stem under scales/clip/models/)
+
+
+@dataclass(frozen=True, kw_only=True)
+class ClipData:
+    """How image-text pairs are fed: a fixed number of samples seen."""
+
+    image_size: int  # pixels per side of the preprocessed image cache the model reads
+    train_samples: int  # samples seen, fixed whatever the subset's size (it is resampled)
+    global_batch_size: int  # pairs per optimizer step over all processes (the contrastive batch)
+    micro_batch_size: int  # pairs per forward pass per process (memory knob only)
+
+
+@dataclass(frozen=True, kw_only=True)
 class Optim:
     """AdamW with linear warm-up and cosine decay."""
 
@@ -95,8 +116,8 @@ class Recipe:
     scale: str  # file stem, e.g. "small"
     pool: str  # pool name, e.g. "text-default"
     seed: int  # default seed; `bench train --seed` changes it
-    model: LMModel
-    data: LMData
+    model: LMModel | ClipModel  # by track: LMModel for "lm", ClipModel for "clip"
+    data: LMData | ClipData
     optim: Optim
     runtime: Runtime = field(default_factory=Runtime)
     eval: EvalConfig
@@ -106,20 +127,37 @@ class Recipe:
     sha256: str = ""  # hash over the fixed fields
 
     @property
+    def examples_per_step(self) -> int:
+        """Tokens (LM) or image-text pairs (CLIP) per optimizer step."""
+        if isinstance(self.data, ClipData):
+            return self.data.global_batch_size
+        return self.data.seq_len * self.data.global_batch_size
+
+    @property
+    def budget(self) -> int:
+        """The fixed training budget: tokens (LM) or samples seen (CLIP)."""
+        d = self.data
+        return d.train_samples if isinstance(d, ClipData) else d.train_tokens
+
+    @property
     def num_steps(self) -> int:
-        return self.data.train_tokens // (self.data.seq_len * self.data.global_batch_size)
+        return self.budget // self.examples_per_step
 
     def validate(self) -> None:
         d, o = self.data, self.optim
-        if self.track != "lm":
-            raise RecipeError(
-                f"recipe {self.name}: track {self.track!r} is not supported; use 'lm'"
-            )
-        if self.model.hidden_size % self.model.num_heads:
+        if isinstance(self.model, LMModel) and self.model.hidden_size % self.model.num_heads:
             raise RecipeError(
                 f"recipe {self.name}: model.hidden_size {self.model.hidden_size} is not divisible "
                 f"by model.num_heads {self.model.num_heads}"
             )
+        if isinstance(self.model, ClipModel):
+            cfg = clip_model_config(self.model.config)
+            size = cfg.get("vision_cfg", {}).get("image_size")
+            if size != d.image_size:
+                raise RecipeError(
+                    f"recipe {self.name}: data.image_size {d.image_size} differs from the "
+                    f"model config's vision_cfg.image_size {size}"
+                )
         if d.global_batch_size % d.micro_batch_size:
             raise RecipeError(
                 f"recipe {self.name}: data.global_batch_size {d.global_batch_size} is not a "
@@ -127,8 +165,8 @@ class Recipe:
             )
         if self.num_steps < 1:
             raise RecipeError(
-                f"recipe {self.name}: data.train_tokens {d.train_tokens} is less than one "
-                f"step ({d.seq_len * d.global_batch_size} tokens)"
+                f"recipe {self.name}: the budget {self.budget} is less than one "
+                f"step ({self.examples_per_step})"
             )
         if not 0 <= o.warmup_steps < self.num_steps:
             raise RecipeError(
@@ -140,7 +178,7 @@ class Recipe:
                 f"recipe {self.name}: runtime.precision {self.runtime.precision!r} is not one "
                 "of auto, bf16, fp32"
             )
-        for name, value in (("optim.lr", o.lr), ("data.train_tokens", d.train_tokens)):
+        for name, value in (("optim.lr", o.lr), ("data budget", self.budget)):
             if value <= 0:
                 raise RecipeError(f"recipe {self.name}: {name} must be positive, got {value}")
 
@@ -167,11 +205,23 @@ def _coerce(value: Any, typ: Any, where: str) -> Any:
     return value
 
 
+# The model and data sections' types, by track.
+TRACKS: dict[str, dict[str, type]] = {
+    "lm": {"model": LMModel, "data": LMData},
+    "clip": {"model": ClipModel, "data": ClipData},
+}
+
+
 def _build(cls: type, data: Any, where: str) -> Any:
     """Build dataclass ``cls`` from a plain dict, rejecting unknown or missing keys."""
     if not isinstance(data, dict):
         raise RecipeError(f"{where}: expected a mapping, got {data!r}")
     hints = typing.get_type_hints(cls)
+    if cls is Recipe:
+        track = data.get("track")
+        if track not in TRACKS:
+            raise RecipeError(f"{where}: track {track!r} is not one of {', '.join(TRACKS)}")
+        hints = {**hints, **TRACKS[track]}
     fields = {f.name: f for f in dataclasses.fields(cls) if f.init}
     unknown = sorted(set(data) - set(fields))
     if unknown:
@@ -204,6 +254,25 @@ def _fixed_part(d: dict[str, Any]) -> dict[str, Any]:
         else:
             out[key] = value
     return out
+
+
+def clip_models_dir() -> Path:
+    return scales_dir() / "clip" / "models"
+
+
+def clip_model_file(config: str) -> Path:
+    path = clip_models_dir() / f"{config}.json"
+    if not path.is_file():
+        valid = ", ".join(sorted(p.stem for p in clip_models_dir().glob("*.json"))) or "none"
+        raise RecipeError(f"no CLIP model config {config!r}; valid: {valid}")
+    return path
+
+
+def clip_model_config(config: str) -> dict[str, Any]:
+    """The open_clip model config (``embed_dim``, ``vision_cfg``, ``text_cfg``) named ``config``."""
+    import json
+
+    return json.loads(clip_model_file(config).read_text())
 
 
 def available_scales(track: str) -> list[str]:
@@ -244,6 +313,8 @@ def load_recipe(
     recipe.validate()
     fixed = _fixed_part(recipe.to_dict())
     standard = fixed == _fixed_part(_build(Recipe, base, "base").to_dict())
+    if isinstance(recipe.model, ClipModel):  # the model config file is part of the recipe
+        fixed["model"]["config_json"] = clip_model_config(recipe.model.config)
     return dataclasses.replace(
         recipe,
         overrides=tuple(overrides),

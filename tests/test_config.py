@@ -5,11 +5,12 @@ import pytest
 from benchmark.config import available_scales, load_recipe
 from benchmark.errors import RecipeError
 
-SCALES = [("lm", s) for s in available_scales("lm")]
+SCALES = [(t, s) for t in ("lm", "clip") for s in available_scales(t)]
 
 
-def test_the_cpu_ladder_exists():
-    assert {"xs", "small", "medium"} <= set(available_scales("lm"))
+@pytest.mark.parametrize("track", ["lm", "clip"])
+def test_the_cpu_ladder_exists(track):
+    assert {"xs", "small", "medium"} <= set(available_scales(track))
 
 
 @pytest.mark.parametrize("track,scale", SCALES)
@@ -18,8 +19,32 @@ def test_every_recipe_loads_and_validates(track, scale):
     assert r.scale == scale and r.track == track
     assert r.standard and r.overrides == ()
     assert len(r.sha256) == 64
-    assert r.num_steps * r.data.global_batch_size * r.data.seq_len <= r.data.train_tokens
+    assert 0 < r.num_steps * r.examples_per_step <= r.budget
     assert r.optim.warmup_steps < r.num_steps
+
+
+def test_clip_recipe_hash_covers_the_model_config_file(tmp_path, monkeypatch):
+    import shutil
+
+    from benchmark import paths
+
+    repo = tmp_path / "repo"
+    shutil.copytree(paths.scales_dir(), repo / "scales")
+    monkeypatch.setenv("BENCH_REPO", str(repo))
+    before = load_recipe("clip", "xs").sha256
+    cfg = repo / "scales" / "clip" / "models" / "databench-clip-xs.json"
+    cfg.write_text(cfg.read_text().replace('"layers": 2', '"layers": 3', 1))
+    assert load_recipe("clip", "xs").sha256 != before
+
+
+def test_clip_image_size_must_match_the_model_config():
+    with pytest.raises(RecipeError, match="vision_cfg.image_size"):
+        load_recipe("clip", "xs", ["data.image_size=64"])
+
+
+def test_unknown_track_is_one_clear_error(tmp_path):
+    with pytest.raises(RecipeError, match="no scale"):
+        load_recipe("audio", "xs")
 
 
 def test_override_of_a_fixed_field_is_non_standard_and_changes_the_hash():

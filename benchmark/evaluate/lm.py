@@ -25,7 +25,7 @@ from pathlib import Path
 from typing import Any
 
 from benchmark.errors import EvalError
-from benchmark.evaluate.suite import Suite, aggregates
+from benchmark.evaluate.suite import Suite, aggregates, headline_block
 from benchmark.io import atomic_path
 
 log = logging.getLogger(__name__)
@@ -154,14 +154,9 @@ def evaluate_lm(
                 entry["prob_correct"] = sum(probs) / len(probs)
             tasks[spec.name] = entry
     aggs = aggregates(suite, {k: v["value"] for k, v in tasks.items()})
-    head = aggs[suite.headline]
     return {
         "suite": {"name": suite.name, "version": suite.version},
-        "headline": {
-            "name": f"{suite.headline}_centered_mean",
-            "tag": suite.headline,
-            "value": head["value"],
-        },
+        "headline": headline_block(suite, aggs),
         "aggregates": aggs,
         "tasks": tasks,
         "eval_seconds": round(time.time() - t0, 1),

@@ -2,9 +2,11 @@
 
 A suite lists its tasks; each task names its lm-eval task (or CLIP task), its main
 metric, its random baseline and its tags. Aggregates come from the tags, never from a
-list in code: for every tag, the mean centred score over the tagged tasks that have a
-random baseline (DCLM's centred accuracy, ``(acc - r) / (1 - r)``). The suite's
-``headline`` names the tag whose aggregate leads an entry.
+list in code: for every tag, either the mean centred score over the tagged tasks that
+have a random baseline (``aggregate: centered``, DCLM's centred accuracy,
+``(acc - r) / (1 - r)``) or the plain mean of their main metrics (``aggregate: mean``,
+DataComp's average). The suite's ``headline`` names the tag whose aggregate leads an
+entry.
 
     suite = load_suite("lm", "core")
     aggregates(suite, {"task_a": 0.4, ...})
@@ -43,8 +45,9 @@ class Suite:
     name: str
     version: str
     track: str
-    headline: str  # tag whose centred mean is the headline
+    headline: str  # tag whose aggregate is the headline
     description: str
+    aggregate: str = "centered"  # "centered" (DCLM) | "mean" (DataComp)
     tasks: tuple[TaskSpec, ...]
     path: Path
 
@@ -62,7 +65,8 @@ _TASK_KEYS = {
     "tags",
     "num_fewshot",
 }
-_SUITE_KEYS = {"name", "version", "track", "headline", "description", "tasks"}
+_SUITE_KEYS = {"name", "version", "track", "headline", "description", "aggregate", "tasks"}
+AGGREGATES = ("centered", "mean")
 
 
 def _check_keys(obj: dict, valid: set[str], where: str) -> None:
@@ -109,9 +113,14 @@ def parse_suite(path: Path) -> Suite:
         track=str(raw.get("track", path.parent.name)),
         headline=str(raw.get("headline", "")),
         description=str(raw.get("description", "")),
+        aggregate=str(raw.get("aggregate", "centered")),
         tasks=tuple(tasks),
         path=path,
     )
+    if suite.aggregate not in AGGREGATES:
+        raise EvalError(
+            f"{path}: aggregate {suite.aggregate!r} is not one of {', '.join(AGGREGATES)}"
+        )
     if not any(suite.headline in t.tags for t in suite.tasks if t.random_baseline is not None):
         raise EvalError(
             f"{path}: headline tag {suite.headline!r} tags no task with a random_baseline"
@@ -131,12 +140,13 @@ def load_suite(track: str, name: str) -> Suite:
 
 
 def aggregates(suite: Suite, scores: dict[str, float]) -> dict[str, dict[str, Any]]:
-    """Mean centred score per tag, from per-task main-metric values."""
+    """The suite's aggregate per tag (mean centred score or plain mean), from main metrics."""
     out: dict[str, dict[str, Any]] = {}
     tags = sorted({tag for t in suite.tasks for tag in t.tags})
+    centered = suite.aggregate == "centered"
     for tag in tags:
         vals = [
-            t.centered(scores[t.name])
+            t.centered(scores[t.name]) if centered else scores[t.name]
             for t in suite.tasks
             if tag in t.tags and t.random_baseline is not None and t.name in scores
         ]
@@ -144,6 +154,16 @@ def aggregates(suite: Suite, scores: dict[str, float]) -> dict[str, dict[str, An
             out[tag] = {
                 "value": sum(vals) / len(vals),
                 "num_tasks": len(vals),
-                "kind": "mean centred score",
+                "kind": "mean centred score" if centered else "mean of main metrics",
             }
     return out
+
+
+def headline_block(suite: Suite, aggs: dict[str, dict[str, Any]]) -> dict[str, Any]:
+    """The entry's ``metrics.headline``: the headline tag's aggregate."""
+    suffix = "centered_mean" if suite.aggregate == "centered" else "mean"
+    return {
+        "name": f"{suite.headline}_{suffix}",
+        "tag": suite.headline,
+        "value": aggs[suite.headline]["value"],
+    }

@@ -26,6 +26,7 @@ _PACKAGES = (
     "tokenizers",
     "lm_eval",
     "open_clip_torch",
+    "clip_benchmark",
     "numpy",
     "hydra-core",
     "wandb",
@@ -76,11 +77,15 @@ def build_entry(
     recipe: Any,
     pool: Any,
     subset: Any,
-    num_tokens: int,
+    num_tokens: int | None,
     metrics: dict[str, Any],
     train: Any,
     checkpoint: Path,
 ) -> dict[str, Any]:
+    if train.train_samples is not None:
+        unit, budget = "samples", {"train_samples": train.train_samples}
+    else:
+        unit, budget = "tokens", {"train_tokens": train.train_tokens}
     return {
         "schema_version": SCHEMA_VERSION,
         "name": name,
@@ -116,11 +121,11 @@ def build_entry(
             "num_params": train.num_params,
         },
         "compute": {
-            "train_tokens": train.train_tokens,
+            **budget,
             "flops": train.flops,
             "wall_seconds": round(train.wall_seconds, 1),
             "eval_seconds": metrics.get("eval_seconds"),
-            "tokens_per_second": round(train.tokens_per_second, 1),
+            f"{unit}_per_second": round(train.throughput, 1),
             "device": train.device,
             "precision": train.precision,
             "num_processes": train.num_processes,

@@ -29,6 +29,31 @@ WANDB_MODES = ("offline", "online", "disabled")
 
 
 @dataclass(frozen=True)
+class TrainResult:
+    """What a training loop hands back (either track)."""
+
+    checkpoint: Path
+    num_params: int
+    num_steps: int
+    num_epochs: int  # passes over the subset the budget took
+    final_loss: float  # mean loss over the last 10% of steps
+    flops: float  # approximate training FLOPs (6 x params x tokens, plus attention)
+    wall_seconds: float
+    throughput: float  # examples per second: tokens (LM) or image-text pairs (CLIP)
+    device: str
+    precision: str
+    num_processes: int
+    train_tokens: int | None = None  # LM budget
+    train_samples: int | None = None  # CLIP budget
+
+
+def budget_tail(losses: list[float]) -> float:
+    """Mean loss over the last 10% of steps (at least one)."""
+    tail = losses[-max(1, len(losses) // 10) :]
+    return float(sum(tail) / len(tail))
+
+
+@dataclass(frozen=True)
 class RuntimeInfo:
     device: torch.device
     precision: str  # "bf16" | "fp32" (what is actually used)

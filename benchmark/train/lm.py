@@ -15,36 +15,24 @@ import logging
 import math
 import time
 from contextlib import nullcontext
-from dataclasses import dataclass
 from pathlib import Path
 
-import numpy as np
 import torch
 from tqdm import tqdm
 
 from benchmark.config import Recipe
 from benchmark.pool.store import Pool
 from benchmark.subset import Subset
-from benchmark.train.common import MetricsSink, make_optimizer, setup_runtime
+from benchmark.train.common import (
+    MetricsSink,
+    TrainResult,
+    budget_tail,
+    make_optimizer,
+    setup_runtime,
+)
 from benchmark.train.packing import pack_sequences
 
 log = logging.getLogger(__name__)
-
-
-@dataclass(frozen=True)
-class TrainResult:
-    checkpoint: Path
-    num_params: int
-    train_tokens: int
-    num_steps: int
-    num_epochs: int  # passes over the subset the budget took
-    final_loss: float  # mean loss over the last 10% of steps
-    flops: float
-    wall_seconds: float
-    tokens_per_second: float
-    device: str
-    precision: str
-    num_processes: int
 
 
 def build_model(recipe: Recipe, vocab_size: int, eos_id: int):
@@ -181,21 +169,20 @@ def train_lm(
     if rt.is_main:
         model.save_pretrained(str(ckpt), safe_serialization=True)
         tokenizer.save_pretrained(str(ckpt))
-    tail = losses[-max(1, num_steps // 10) :]
     result = TrainResult(
         checkpoint=ckpt,
         num_params=num_params,
         train_tokens=num_steps * tokens_per_step,
         num_steps=num_steps,
         num_epochs=num_epochs,
-        final_loss=float(np.mean(tail)),
+        final_loss=budget_tail(losses),
         flops=model_flops_per_token(num_params, recipe) * num_steps * tokens_per_step,
         wall_seconds=wall,
-        tokens_per_second=num_steps * tokens_per_step / wall,
+        throughput=num_steps * tokens_per_step / wall,
         device=rt.describe(),
         precision=rt.precision,
         num_processes=rt.world_size,
     )
-    sink.summary({"final_loss": result.final_loss, "tokens_per_second": result.tokens_per_second})
+    sink.summary({"final_loss": result.final_loss, "tokens_per_second": result.throughput})
     sink.close()
     return result
