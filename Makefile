@@ -5,9 +5,12 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: setup train test test-fast lint clean chromium
+.PHONY: setup train train-clip test test-fast lint clean chromium
 
 $(STAMP): pyproject.toml
+	@ldconfig -p | grep -q libcairo.so.2 || (apt-get update -qq && \
+	  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq libcairo2 >/dev/null) || \
+	  echo "could not install libcairo2: the image pool cannot render SVGs (apt-get install libcairo2)"
 	test -x $(BIN)/python || $(PY) -m venv $(VENV)
 	$(BIN)/pip install --quiet --disable-pip-version-check -e '.[dev]'
 	touch $(STAMP)
@@ -17,6 +20,10 @@ setup: $(STAMP)
 # The main job: the default LM recipe on the embedded pool (built on first use).
 train: $(STAMP)
 	$(BIN)/bench train --scale small
+
+# The CLIP track's default recipe on the embedded image-text pool.
+train-clip: $(STAMP)
+	$(BIN)/bench train --track clip --scale small
 
 # Debian's chromium renders the report page in a test (skipped where it cannot be had).
 chromium:

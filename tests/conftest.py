@@ -14,6 +14,7 @@ import pytest
 
 REPO = Path(__file__).resolve().parent.parent
 MAX_DOCS = 60
+MAX_IMAGE_OBJECTS = 40  # pool objects per source of the reduced image pool
 
 
 @pytest.fixture(scope="session")
@@ -31,6 +32,14 @@ def tiny_pool(bench_home: Path):
     from benchmark.pool.build import build_pool
 
     return build_pool("text-default", max_docs_per_source=MAX_DOCS)
+
+
+@pytest.fixture(scope="session")
+def tiny_image_pool(bench_home: Path):
+    """A reduced, real image-text pool (about a thousand pairs) with its tokenizer and evals."""
+    from benchmark.pool.build import build_pool
+
+    return build_pool("image-default", max_docs_per_source=MAX_IMAGE_OBJECTS)
 
 
 # A tiny, non-standard variant of the xs recipe on the reduced pool: seconds, not minutes.

