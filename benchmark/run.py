@@ -12,6 +12,7 @@ from __future__ import annotations
 import logging
 import re
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -36,6 +37,19 @@ def default_name(recipe: Recipe, subset_file: Path | None) -> str:
     return f"{recipe.track}-{recipe.scale}-{stem}-s{recipe.seed}"
 
 
+def _stages(track: str) -> tuple[Callable[..., Any], Callable[..., dict[str, Any]]]:
+    """The track's training loop and evaluator (imported lazily: each pulls in heavy libs)."""
+    if track == "clip":
+        from benchmark.evaluate.clip import evaluate_clip
+        from benchmark.train.clip import train_clip
+
+        return train_clip, evaluate_clip
+    from benchmark.evaluate.lm import evaluate_lm
+    from benchmark.train.lm import train_lm
+
+    return train_lm, evaluate_lm
+
+
 def prepare(
     track: str, scale: str, subset_file: Path | None, seed: int | None, overrides: list[str]
 ) -> tuple[Recipe, Suite, Pool, Subset]:
@@ -43,6 +57,11 @@ def prepare(
     recipe = load_recipe(track, scale, overrides, seed=seed)
     suite = load_suite(track, recipe.eval.suite)
     pool = ensure_pool(recipe.pool)
+    if pool.track != recipe.track:
+        raise BenchError(
+            f"recipe {recipe.name} is for the {recipe.track} track but pool {pool.name} is a "
+            f"{pool.track} pool; override pool= with a {recipe.track} pool"
+        )
     subset = load_subset(subset_file, pool) if subset_file else whole_pool(pool)
     return recipe, suite, pool, subset
 
@@ -59,10 +78,8 @@ def run_train(
     wandb_mode: str = "offline",
     progress: bool = True,
 ) -> tuple[Path, dict[str, Any]]:
-    from benchmark.evaluate.lm import evaluate_lm
-    from benchmark.train.lm import train_lm
-
     recipe, suite, pool, subset = prepare(track, scale, subset_file, seed, overrides or [])
+    train, evaluate = _stages(track)
     if name is None:  # a repeated default run gets the next free suffix: -r2, -r3, ...
         base = name = default_name(recipe, subset_file)
         k = 1
@@ -86,8 +103,8 @@ def run_train(
         subset.num_uids,
     )
     t0 = time.time()
-    result = train_lm(recipe, pool, subset, run_dir, wandb_mode=wandb_mode, progress=progress)
-    metrics = evaluate_lm(
+    result = train(recipe, pool, subset, run_dir, wandb_mode=wandb_mode, progress=progress)
+    metrics = evaluate(
         result.checkpoint, suite, pool.evals_dir, run_dir, batch_size=recipe.eval.batch_size
     )
     entry = build_entry(
@@ -95,7 +112,7 @@ def run_train(
         recipe=recipe,
         pool=pool,
         subset=subset,
-        num_tokens=num_tokens(subset, pool),
+        num_tokens=num_tokens(subset, pool) if track == "lm" else None,
         metrics=metrics,
         train=result,
         checkpoint=result.checkpoint,
@@ -108,7 +125,6 @@ def evaluate_run(run_dir: Path) -> dict[str, Any]:
     """Re-evaluate a run's checkpoint with the suite its recipe names."""
     import json
 
-    from benchmark.evaluate.lm import evaluate_lm
     from benchmark.io import write_json
     from benchmark.pool.store import open_pool
 
@@ -118,7 +134,8 @@ def evaluate_run(run_dir: Path) -> dict[str, Any]:
     recipe = yaml.safe_load(recipe_path.read_text())
     pool = open_pool(recipe["pool"])
     suite = load_suite(recipe["track"], recipe["eval"]["suite"])
-    metrics = evaluate_lm(
+    _, evaluate = _stages(recipe["track"])
+    metrics = evaluate(
         run_dir / "checkpoint",
         suite,
         pool.evals_dir,

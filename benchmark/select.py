@@ -43,27 +43,34 @@ def select_sources(
     exclude: bool = False,
     **_: object,
 ) -> np.ndarray:
-    """Items of the named sources, or of sources of the given quality labels (``good``,
-    ``reference``, ``junk`` in the manifest); with ``exclude``, everything else.
+    """Items of the named sources, or of the given quality labels (``good``, ``reference``,
+    ``junk``); with ``exclude``, everything else. Quality is a source's label in a text
+    pool's manifest, and a caption kind's label (``caption_kinds``) in an image-text pool.
 
     An oracle, not a curation method: it exists to measure how far the benchmark
     separates a known-good from a known-bad subset.
     """
-    known = {s["name"]: s["quality"] for s in pool.manifest["sources"]}
+    known = {s["name"]: s.get("quality") for s in pool.manifest["sources"]}
     unknown = sorted(set(sources) - set(known))
     if unknown:
         raise BenchError(
             f"unknown source {unknown[0]!r}; sources of {pool.name}: {', '.join(sorted(known))}"
         )
-    labels = set(known.values())
+    kinds = pool.manifest.get("caption_kinds")  # image-text pools label items, not sources
+    labelled = kinds if kinds else known
+    labels = {q for q in labelled.values() if q}
     bad = sorted(set(qualities) - labels)
     if bad:
         raise BenchError(f"unknown quality {bad[0]!r}; valid: {', '.join(sorted(labels))}")
     if not sources and not qualities:
         raise BenchError("method sources needs --sources NAME,... or --quality LABEL,...")
-    names = set(sources) | {n for n, q in known.items() if q in qualities}
     column = pool.read_table(["source"]).column("source").to_numpy(zero_copy_only=False)
-    keep = np.isin(column, sorted(names))
+    keep = np.isin(column, sorted(sources))
+    if qualities:
+        chosen = sorted(n for n, q in labelled.items() if q in qualities)
+        key = "caption_kind" if kinds else "source"
+        values = pool.read_table([key]).column(key).to_numpy(zero_copy_only=False)
+        keep |= np.isin(values, chosen)
     return np.flatnonzero(~keep if exclude else keep).astype(np.int64)
 
 

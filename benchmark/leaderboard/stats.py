@@ -28,24 +28,32 @@ class TaskItems:
     random_baseline: float | None
     higher_is_better: bool
     values: np.ndarray  # (S, N) main metric per item; for bits_per_byte: log-likelihoods
-    weights: np.ndarray | None  # (S, N) bytes per item for bits_per_byte, else None
+    weights: np.ndarray | None  # (S, N) bytes (bits_per_byte) or 1/class size (mean
+    # per-class recall) per item, else None
+    center: bool = True  # the suite's headline is a mean centred score (DCLM), else a mean
 
     def score(self, seed_idx: np.ndarray, item_idx: np.ndarray) -> float:
         v = self.values[np.ix_(seed_idx, item_idx)]
         if self.weights is None:
             return float(v.mean())
         w = self.weights[np.ix_(seed_idx, item_idx)]
-        return float(-v.sum() / w.sum() / LN2)
+        if self.metric == "bits_per_byte":
+            return float(-v.sum() / w.sum() / LN2)
+        return float((v * w).sum() / w.sum())
 
     def centered(self, value: float) -> float | None:
         if self.random_baseline is None:
             return None
+        if not self.center:
+            return value
         return (value - self.random_baseline) / (1 - self.random_baseline)
 
 
 def group_items(entries: list[dict[str, Any]], details: list[dict[str, Any]]) -> list[TaskItems]:
     """Stack the seeds of one group into per-task arrays."""
     tasks = []
+    head = entries[0]["metrics"]["headline"]["name"]
+    center = head.endswith("_centered_mean") or not head.endswith("_mean")
     for name, spec in entries[0]["metrics"]["tasks"].items():
         rows = []
         for d in details:
@@ -60,6 +68,9 @@ def group_items(entries: list[dict[str, Any]], details: list[dict[str, Any]]) ->
             pairs = [np.asarray(t[metric], dtype=float)[order] for _, t, order in rows]
             values = np.stack([p[:, 0] for p in pairs])
             weights = np.stack([p[:, 1] for p in pairs])
+        elif metric == "mean_per_class_recall":  # per item: correct, weighted by 1/class size
+            values = np.stack([np.asarray(t["acc1"], dtype=float)[o] for _, t, o in rows])
+            weights = np.stack([np.asarray(t["class_weight"], dtype=float)[o] for _, t, o in rows])
         else:
             values = np.stack([np.asarray(t[metric], dtype=float)[o] for _, t, o in rows])
             weights = None
@@ -71,6 +82,7 @@ def group_items(entries: list[dict[str, Any]], details: list[dict[str, Any]]) ->
                 spec.get("higher_is_better", True),
                 values,
                 weights,
+                center=center,
             )
         )
     return tasks

@@ -1,0 +1,219 @@
+"""Evaluate a CLIP checkpoint on a suite: zero-shot classification and retrieval.
+
+    metrics = evaluate_clip(checkpoint, suite, pool.evals_dir, run_dir)
+
+The checkpoint is loaded the way users load it, with
+``open_clip.create_model_and_transforms("local-dir:PATH")`` and its tokenizer with
+``open_clip.get_tokenizer("local-dir:PATH")``. The scoring is clip-benchmark's:
+``zero_shot_classifier`` + ``run_classification`` for classification (templates and
+class names from the task's ``classes.json``) and ``recall_at_k`` for retrieval.
+Per-item results (correct or not, the probability of the true class, per-item
+recall) go to ``RUN_DIR/eval/items.jsonl`` so two entries can be compared item by
+item; results are appended per task, so the file is complete only when every task ran.
+
+Task data lives in the pool's ``evals/<task>/`` (built with the pool, never part of it):
+``images.npy`` (uint8, ``(N, H, W, 3)``), and ``labels.npy`` + ``classes.json``
+(classification) or ``captions.json`` (retrieval).
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import time
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+from benchmark.errors import EvalError
+from benchmark.evaluate.suite import Suite, TaskSpec, aggregates, headline_block
+from benchmark.io import atomic_path
+
+log = logging.getLogger(__name__)
+
+RECALL_KS = (1, 5)
+
+
+def load_checkpoint(checkpoint: Path, device: str):
+    """(model, tokenizer, image size) from an open_clip local-dir checkpoint."""
+    import open_clip
+
+    model, _, preprocess = open_clip.create_model_and_transforms(
+        f"local-dir:{checkpoint}", device=device
+    )
+    tokenizer = open_clip.get_tokenizer(f"local-dir:{checkpoint}")
+    size = model.visual.image_size
+    size = size[0] if isinstance(size, tuple | list) else size
+    return model.eval(), tokenizer, int(size)
+
+
+def to_model_input(images: np.ndarray, size: int) -> torch.Tensor:
+    """uint8 ``(N, H, W, 3)`` → normalised float ``(N, 3, size, size)`` (bicubic resize)."""
+    from open_clip.constants import OPENAI_DATASET_MEAN, OPENAI_DATASET_STD
+
+    x = torch.from_numpy(np.array(images)).permute(0, 3, 1, 2).float() / 255
+    if x.shape[-1] != size or x.shape[-2] != size:
+        x = F.interpolate(x, size=(size, size), mode="bicubic", align_corners=False, antialias=True)
+        x = x.clamp(0, 1)
+    mean = torch.tensor(OPENAI_DATASET_MEAN).view(1, 3, 1, 1)
+    std = torch.tensor(OPENAI_DATASET_STD).view(1, 3, 1, 1)
+    return (x - mean) / std
+
+
+def _loader(images: torch.Tensor, second: Any, batch_size: int):
+    from torch.utils.data import DataLoader, TensorDataset
+
+    return DataLoader(TensorDataset(images, second), batch_size=batch_size, shuffle=False)
+
+
+def classify(model, tokenizer, task_dir: Path, size: int, batch_size: int, device: str):
+    """Per-item (correct, prob of the true class, label) and the task's aggregate metrics."""
+    from clip_benchmark.metrics.zeroshot_classification import (
+        accuracy,
+        run_classification,
+        zero_shot_classifier,
+    )
+
+    classes = json.loads((task_dir / "classes.json").read_text())
+    labels = torch.from_numpy(np.load(task_dir / "labels.npy").astype(np.int64))
+    images = to_model_input(np.load(task_dir / "images.npy", mmap_mode="r"), size)
+    classifier = zero_shot_classifier(
+        model, tokenizer, classes["classnames"], classes["templates"], device, amp=False
+    )
+    logits, true = run_classification(
+        model, classifier, _loader(images, labels, batch_size), device, amp=False
+    )
+    correct = (logits.argmax(1) == true).numpy()
+    probs = logits.softmax(1)[torch.arange(len(true)), true].numpy()
+    num_classes = len(classes["classnames"])
+    k5 = min(5, num_classes)
+    acc1, acc5 = accuracy(logits, true, topk=(1, k5))
+    y = true.numpy()
+    present, counts = np.unique(y, return_counts=True)
+    recall = [correct[y == c].mean() for c in present]
+    class_weight = 1.0 / counts[np.searchsorted(present, y)]  # mean per-class recall, per item
+    metrics = {
+        "acc1": acc1,
+        "acc5": acc5,
+        "mean_per_class_recall": float(np.mean(recall)),
+        "prob_correct": float(probs.mean()),
+    }
+    items = [
+        {
+            "doc_id": i,
+            "acc1": int(c),
+            "prob_correct": round(float(p), 6),
+            "label": int(label),
+            "class_weight": float(w),
+        }
+        for i, (c, p, label, w) in enumerate(zip(correct, probs, y, class_weight, strict=True))
+    ]
+    return metrics, items
+
+
+def retrieve(model, tokenizer, task_dir: Path, size: int, batch_size: int, device: str):
+    """Image→text and text→image recall@k, per item and averaged."""
+    from clip_benchmark.metrics.zeroshot_retrieval import recall_at_k
+
+    captions: list[list[str]] = json.loads((task_dir / "captions.json").read_text())
+    images = to_model_input(np.load(task_dir / "images.npy", mmap_mode="r"), size)
+    texts = [c for caps in captions for c in caps]
+    text_image = torch.tensor([i for i, caps in enumerate(captions) for _ in caps])
+    with torch.no_grad():
+        img_emb = torch.cat(
+            [F.normalize(model.encode_image(b), dim=-1) for b in images.split(batch_size)]
+        )
+        txt_emb = torch.cat(
+            [
+                F.normalize(model.encode_text(tokenizer(texts[i : i + batch_size]).to(device)), -1)
+                for i in range(0, len(texts), batch_size)
+            ]
+        )
+    scores = txt_emb @ img_emb.T  # (num_texts, num_images)
+    positive = torch.zeros_like(scores, dtype=torch.bool)
+    positive[torch.arange(len(texts)), text_image] = True
+    metrics: dict[str, float] = {}
+    per_image: dict[int, np.ndarray] = {}
+    for k in RECALL_KS:
+        k_eff = min(k, len(captions))
+        t2i = (recall_at_k(scores, positive, k=k_eff) > 0).float().numpy()  # per text
+        i2t = (recall_at_k(scores.T, positive.T, k=k_eff) > 0).float().numpy()  # per image
+        metrics[f"image_retrieval_recall@{k}"] = float(t2i.mean())
+        metrics[f"text_retrieval_recall@{k}"] = float(i2t.mean())
+        metrics[f"mean_recall@{k}"] = (float(t2i.mean()) + float(i2t.mean())) / 2
+        # per image: its own text→image hits averaged over its captions, and image→text
+        per_text = np.bincount(text_image.numpy(), weights=t2i) / np.bincount(text_image.numpy())
+        per_image[k] = (per_text + i2t) / 2
+    items = [
+        {"doc_id": i, **{f"mean_recall@{k}": round(float(per_image[k][i]), 6) for k in RECALL_KS}}
+        for i in range(len(captions))
+    ]
+    return metrics, items
+
+
+def task_kind(data_dir: Path, name: str) -> str:
+    task_dir = data_dir / name
+    if (task_dir / "classes.json").is_file():
+        return "classification"
+    if (task_dir / "captions.json").is_file():
+        return "retrieval"
+    raise EvalError(
+        f"eval data for task {name!r} is missing under {data_dir}; rebuild the pool "
+        "(`bench pool build image-default --force`) or fix the suite"
+    )
+
+
+def evaluate_clip(
+    checkpoint: Path,
+    suite: Suite,
+    data_dir: Path,
+    run_dir: Path,
+    *,
+    batch_size: int = 256,
+) -> dict[str, Any]:
+    """Evaluate ``checkpoint`` on ``suite``; return the entry's ``metrics`` block."""
+    t0 = time.time()
+    device = "cuda" if torch.cuda.is_available() else "cpu"
+    model, tokenizer, size = load_checkpoint(checkpoint, device)
+    kinds = {spec.name: task_kind(data_dir, spec.name) for spec in suite.tasks}
+    tasks: dict[str, dict[str, Any]] = {}
+    with atomic_path(run_dir / "eval" / "items.jsonl") as tmp, open(tmp, "w") as f:
+        for spec in suite.tasks:
+            fn = classify if kinds[spec.name] == "classification" else retrieve
+            metrics, items = fn(model, tokenizer, data_dir / spec.name, size, batch_size, device)
+            tasks[spec.name] = _task_entry(spec, metrics, len(items))
+            for row in items:
+                f.write(json.dumps({"task": spec.name, **row}) + "\n")
+    aggs = aggregates(suite, {k: v["value"] for k, v in tasks.items()})
+    return {
+        "suite": {"name": suite.name, "version": suite.version},
+        "headline": headline_block(suite, aggs),
+        "aggregates": aggs,
+        "tasks": tasks,
+        "eval_seconds": round(time.time() - t0, 1),
+    }
+
+
+def _task_entry(spec: TaskSpec, metrics: dict[str, float], n: int) -> dict[str, Any]:
+    if spec.metric not in metrics:
+        raise EvalError(
+            f"task {spec.name} has no metric {spec.metric!r}; it reports {', '.join(metrics)}"
+        )
+    value = metrics[spec.metric]
+    entry = {
+        "metric": spec.metric,
+        "value": value,
+        "random_baseline": spec.random_baseline,
+        "centered": spec.centered(value),
+        "higher_is_better": spec.higher_is_better,
+        "stderr": None,
+        "n": n,
+        "tags": list(spec.tags),
+        "all": {k: round(v, 6) for k, v in metrics.items()},
+    }
+    if "prob_correct" in metrics:
+        entry["prob_correct"] = metrics["prob_correct"]
+    return entry

@@ -1,0 +1,328 @@
+"""The CLIP track's training loop: an open_clip model from a registered config, ClipLoss.
+
+    result = train_clip(recipe, pool, subset, run_dir, wandb_mode="offline")
+
+The model comes from a config file in ``scales/clip/models/`` registered with open_clip
+(never downloaded). Images are read from the pool's preprocessed cache
+(``images-<size>.npy``, uint8, held in memory) and captions are tokenized once with the
+pool's caption tokenizer, so two CPU cores spend their time on the model, not on
+decoding. The recipe fixes the samples seen: the subset is resampled (a fresh seeded
+permutation per pass) until the budget is filled. The contrastive batch is the recipe's
+global batch whatever the micro batch or the number of processes: with gradient
+accumulation, features of the whole batch are computed first without gradients and
+each micro batch is then re-run with gradients against them (open_clip's ``accum_freq``
+scheme; the temperature takes its gradient in one pass only), so the loss and its gradient
+are those of the full batch.
+
+The checkpoint is ``open_clip_config.json`` + ``open_clip_model.safetensors`` + the
+tokenizer, which ``open_clip.create_model_and_transforms("local-dir:PATH")`` and
+``open_clip.get_tokenizer("local-dir:PATH")`` load.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import math
+import time
+from pathlib import Path
+
+import numpy as np
+import torch
+from tqdm import tqdm
+
+from benchmark.config import ClipData, ClipModel, Recipe, clip_model_config, clip_models_dir
+from benchmark.errors import PoolError, RecipeError
+from benchmark.pool.store import Pool
+from benchmark.subset import Subset
+from benchmark.train.common import (
+    MetricsSink,
+    TrainResult,
+    budget_tail,
+    make_optimizer,
+    setup_runtime,
+)
+
+log = logging.getLogger(__name__)
+
+# The tokenizer's name in a saved checkpoint config; open_clip reads the tokenizer files
+# from the checkpoint folder itself when loading with "local-dir:".
+TOKENIZER_TAG = "databench-caption-bpe"
+
+
+def register_model_configs() -> None:
+    """Make the repo's CLIP model configs known to open_clip by name."""
+    import open_clip
+
+    open_clip.add_model_config(clip_models_dir())
+
+
+def build_model(recipe: Recipe) -> torch.nn.Module:
+    """A freshly initialised open_clip model for ``recipe`` (seeded by the caller)."""
+    import open_clip
+
+    assert isinstance(recipe.model, ClipModel)
+    register_model_configs()
+    return open_clip.create_model(
+        recipe.model.config, pretrained=None, precision="fp32", output_dict=True
+    )
+
+
+def image_cache(pool: Pool, size: int) -> np.ndarray:
+    """The pool's images at ``size`` px, uint8 ``(N, size, size, 3)`` in uid order."""
+    path = pool.root / f"images-{size}.npy"
+    if not path.is_file():
+        have = sorted(p.stem.split("-")[1] for p in pool.root.glob("images-*.npy"))
+        raise PoolError(
+            f"pool {pool.name} has no {size} px image cache (has: {', '.join(have) or 'none'}); "
+            f"rebuild it with `bench pool build {pool.name} --force`"
+        )
+    images = np.load(path, mmap_mode="r")
+    if images.shape[0] != pool.num_items:
+        raise PoolError(f"{path} has {images.shape[0]} rows, the pool {pool.num_items} items")
+    return images
+
+
+def tokenize_captions(tokenizer, texts: list[str], context_length: int) -> np.ndarray:
+    """``(N, context_length)`` int64 ids, padded, with the end token kept on truncation."""
+    ids = tokenizer(
+        texts, max_length=context_length, padding="max_length", truncation=True
+    ).input_ids
+    return np.asarray(ids, dtype=np.int64)
+
+
+def check_tokenizer(tokenizer, text_cfg: dict, config: str) -> None:
+    """The pool's tokenizer must fit the model's text tower."""
+    vocab = text_cfg.get("vocab_size", 49408)
+    if len(tokenizer) > vocab:
+        raise RecipeError(
+            f"model config {config}: text_cfg.vocab_size {vocab} is smaller than the pool "
+            f"tokenizer's {len(tokenizer)} tokens"
+        )
+    for key, tok_id in (("eos_id", tokenizer.eos_token_id), ("pad_id", tokenizer.pad_token_id)):
+        if text_cfg.get(key) != tok_id:
+            raise RecipeError(
+                f"model config {config}: text_cfg.{key} {text_cfg.get(key)} differs from the "
+                f"pool tokenizer's {tok_id}"
+            )
+
+
+def sample_order(rows: np.ndarray, num_samples: int, seed: int) -> tuple[np.ndarray, int]:
+    """Pool rows for ``num_samples`` samples: seeded passes over ``rows``; and the pass count."""
+    rng = np.random.default_rng(seed)
+    num_epochs = math.ceil(num_samples / len(rows))
+    order = np.concatenate([rows[rng.permutation(len(rows))] for _ in range(num_epochs)])
+    return order[:num_samples], num_epochs
+
+
+def normalizer(device: torch.device):
+    """uint8 ``(B, H, W, 3)`` → float ``(B, 3, H, W)`` normalised as open_clip's preprocessing."""
+    from open_clip.constants import OPENAI_DATASET_MEAN, OPENAI_DATASET_STD
+
+    mean = torch.tensor(OPENAI_DATASET_MEAN, device=device).view(1, 3, 1, 1) * 255
+    std = torch.tensor(OPENAI_DATASET_STD, device=device).view(1, 3, 1, 1) * 255
+
+    def apply(images: np.ndarray) -> torch.Tensor:
+        x = torch.from_numpy(np.ascontiguousarray(images)).to(device)  # (B, H, W, 3) uint8
+        x = x.permute(0, 3, 1, 2).float()  # (B, 3, H, W)
+        return (x - mean) / std
+
+    return apply
+
+
+def model_flops_per_sample(model: torch.nn.Module, cfg: dict) -> float:
+    """Training FLOPs per pair: 6 x (vision weights x patches + text weights x context)."""
+    v, t = cfg["vision_cfg"], cfg["text_cfg"]
+    num_patches = (v["image_size"] // v["patch_size"]) ** 2 + 1
+    vision = sum(p.numel() for p in model.visual.parameters())
+    text = sum(p.numel() for n, p in model.named_parameters() if not n.startswith("visual."))
+    text -= t["vocab_size"] * t["width"]  # the embedding is a lookup, not a matmul
+    return 6.0 * (vision * num_patches + text * t["context_length"])
+
+
+def contrastive_step(
+    model, loss_fn, images: torch.Tensor, texts: torch.Tensor, micro: int, autocast
+) -> torch.Tensor:
+    """Forward and backward for one global batch; returns the (detached) batch loss."""
+    if micro >= images.shape[0]:
+        with autocast():
+            out = model(images, texts)
+            loss = loss_fn(out["image_features"], out["text_features"], out["logit_scale"])
+        loss.backward()
+        return loss.detach()
+    chunks = list(zip(images.split(micro), texts.split(micro), strict=True))
+    with torch.no_grad(), autocast():
+        cached = [model(i, t) for i, t in chunks]
+    img_feats = [c["image_features"] for c in cached]
+    txt_feats = [c["text_features"] for c in cached]
+    total = torch.zeros((), device=images.device)
+    for j, (i, t) in enumerate(chunks):
+        with autocast():
+            out = model(i, t)
+            all_img = torch.cat(img_feats[:j] + [out["image_features"]] + img_feats[j + 1 :])
+            all_txt = torch.cat(txt_feats[:j] + [out["text_features"]] + txt_feats[j + 1 :])
+            scale = out["logit_scale"] if j == 0 else out["logit_scale"].detach()
+            loss = loss_fn(all_img, all_txt, scale)
+        loss.backward()  # exact: only micro batch j's features (and, once, the scale) carry grads
+        total = loss.detach()
+    return total
+
+
+def save_checkpoint(model, tokenizer, cfg: dict, image_size: int, ckpt: Path) -> None:
+    """open_clip's local-dir layout: config + safetensors weights + tokenizer files."""
+    from open_clip.constants import OPENAI_DATASET_MEAN, OPENAI_DATASET_STD
+    from safetensors.torch import save_file
+
+    from benchmark.io import write_json
+
+    ckpt.mkdir(parents=True, exist_ok=True)
+    model_cfg = json.loads(json.dumps(cfg))
+    model_cfg["text_cfg"]["hf_tokenizer_name"] = TOKENIZER_TAG
+    write_json(
+        ckpt / "open_clip_config.json",
+        {
+            "model_cfg": model_cfg,
+            "preprocess_cfg": {
+                "size": image_size,
+                "mean": list(OPENAI_DATASET_MEAN),
+                "std": list(OPENAI_DATASET_STD),
+                "interpolation": "bicubic",
+                "resize_mode": "shortest",
+            },
+        },
+    )
+    state = {k: v.detach().contiguous() for k, v in model.state_dict().items()}
+    save_file(state, str(ckpt / "open_clip_model.safetensors"))
+    tokenizer.save_pretrained(str(ckpt))
+
+
+def train_clip(
+    recipe: Recipe,
+    pool: Pool,
+    subset: Subset,
+    run_dir: Path,
+    *,
+    wandb_mode: str = "offline",
+    progress: bool = True,
+) -> TrainResult:
+    from open_clip.loss import ClipLoss
+
+    d = recipe.data
+    assert isinstance(d, ClipData) and isinstance(recipe.model, ClipModel)
+    if pool.track != "clip":
+        raise PoolError(
+            f"pool {pool.name} is a {pool.track} pool; the CLIP track needs a clip pool"
+        )
+    rt = setup_runtime(recipe.runtime)
+    cfg = clip_model_config(recipe.model.config)
+    tokenizer = pool.load_tokenizer()
+    check_tokenizer(tokenizer, cfg["text_cfg"], recipe.model.config)
+    per_rank = d.global_batch_size // rt.world_size
+    if d.global_batch_size % rt.world_size:
+        raise RecipeError(
+            f"global batch {d.global_batch_size} is not divisible by {rt.world_size} processes"
+        )
+    num_steps = recipe.num_steps
+    order, num_epochs = sample_order(subset.rows, num_steps * d.global_batch_size, recipe.seed)
+    unique = np.unique(order)  # tokenize and load only what the run will see
+    captions = pool.read_table(["text"]).column("text").take(unique).to_pylist()
+    tokens = tokenize_captions(tokenizer, captions, cfg["text_cfg"]["context_length"])
+    images = np.asarray(image_cache(pool, d.image_size)[unique])  # (U, H, W, 3) in memory
+    local = np.searchsorted(unique, order)  # sample k -> row in the in-memory arrays
+    to_input = normalizer(rt.device)
+
+    torch.manual_seed(recipe.seed)
+    model = build_model(recipe).to(rt.device)
+    num_params = sum(p.numel() for p in model.parameters())
+    flops_per_sample = model_flops_per_sample(model, cfg)
+    opt, sched = make_optimizer(model, recipe.optim, num_steps)
+    fwd = model
+    if rt.world_size > 1:
+        fwd = torch.nn.parallel.DistributedDataParallel(model)
+    if recipe.runtime.compile:
+        fwd = torch.compile(fwd)
+    loss_fn = ClipLoss(
+        local_loss=rt.world_size > 1,
+        gather_with_grad=rt.world_size > 1,
+        cache_labels=True,
+        rank=rt.rank,
+        world_size=rt.world_size,
+    )
+    sink = MetricsSink(
+        run_dir,
+        mode=wandb_mode,
+        project="databench",
+        name=run_dir.name,
+        config=recipe.to_dict(),
+        enabled=rt.is_main,
+    )
+    losses: list[float] = []
+    t0 = time.time()
+    bar = tqdm(
+        total=num_steps * d.global_batch_size,
+        unit="pair",
+        unit_scale=True,
+        desc=f"train {recipe.name}",
+        disable=not (progress and rt.is_main),
+    )
+    try:
+        model.train()
+        for step in range(num_steps):
+            batch = local[step * d.global_batch_size : (step + 1) * d.global_batch_size]
+            mine = batch[rt.rank * per_rank : (rt.rank + 1) * per_rank]
+            x = to_input(images[mine])  # (B, 3, H, W)
+            t = torch.from_numpy(tokens[mine]).to(rt.device)  # (B, T)
+            loss = contrastive_step(fwd, loss_fn, x, t, d.micro_batch_size, rt.autocast)
+            grad_norm = float("nan")
+            if recipe.optim.grad_clip > 0:
+                grad_norm = float(
+                    torch.nn.utils.clip_grad_norm_(model.parameters(), recipe.optim.grad_clip)
+                )
+            opt.step()
+            sched.step()
+            opt.zero_grad(set_to_none=True)
+            with torch.no_grad():  # CLIP's temperature clamp, as open_clip's trainer does
+                model.logit_scale.clamp_(0, math.log(100))
+            if rt.world_size > 1:
+                torch.distributed.all_reduce(loss, op=torch.distributed.ReduceOp.AVG)
+            value = float(loss)
+            if not math.isfinite(value):
+                raise FloatingPointError(f"loss is {value} at step {step}")
+            losses.append(value)
+            sink.log(
+                {
+                    "step": step + 1,
+                    "loss": value,
+                    "lr": sched.get_last_lr()[0],
+                    "grad_norm": grad_norm,
+                    "logit_scale": float(model.logit_scale.detach().exp()),
+                    "samples": (step + 1) * d.global_batch_size,
+                    "elapsed_s": round(time.time() - t0, 3),
+                }
+            )
+            bar.set_postfix(loss=f"{value:.3f}", refresh=False)
+            bar.update(d.global_batch_size)
+    finally:
+        bar.close()
+    wall = time.time() - t0
+    ckpt = run_dir / "checkpoint"
+    if rt.is_main:
+        save_checkpoint(model, tokenizer, cfg, d.image_size, ckpt)
+    samples = num_steps * d.global_batch_size
+    result = TrainResult(
+        checkpoint=ckpt,
+        num_params=num_params,
+        train_samples=samples,
+        num_steps=num_steps,
+        num_epochs=num_epochs,
+        final_loss=budget_tail(losses),
+        flops=flops_per_sample * samples,
+        wall_seconds=wall,
+        throughput=samples / wall,
+        device=rt.describe(),
+        precision=rt.precision,
+        num_processes=rt.world_size,
+    )
+    sink.summary({"final_loss": result.final_loss, "samples_per_second": result.throughput})
+    sink.close()
+    return result

@@ -1,0 +1,136 @@
+"""CLIP training speed: the harness's loop against open_clip's own trainer, one command.
+
+Both train the same open_clip model (a recipe's model config), on the same pool, with
+the same batch, precision and thread count, for the same number of steps:
+
+- open_clip_train: ``python -m open_clip_train.main`` reading the pool's webdataset
+  shards (PNG decode + open_clip's preprocessing in a data-loader worker), the way a
+  user of open_clip trains; the model comes from a ``local-dir:`` folder holding the
+  same config and the pool's tokenizer, freshly initialised;
+- the harness: ``train_clip`` on the pool's preprocessed image cache.
+
+Steady-state samples/s of each (the first steps, which include start-up, are left out)
+and their ratio are printed and written to ``--out`` as JSON.
+
+    BENCH_HOME=... python benchmarks/clip_throughput.py --scale small --steps 40
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import json
+import os
+import re
+import statistics
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+
+import torch
+
+from benchmark.config import clip_model_config, load_recipe
+from benchmark.io import write_json
+from benchmark.pool.build import ensure_pool
+from benchmark.subset import whole_pool
+from benchmark.train.clip import TOKENIZER_TAG, train_clip
+
+_RATE = re.compile(r"Batch \(t\): [\d.]+, ([\d.]+)/s")
+
+
+def open_clip_train_rate(recipe, pool, steps: int, workdir: Path, threads: int) -> dict:
+    """Run open_clip's trainer for ``steps`` steps; return its steady-state samples/s."""
+    d = recipe.data
+    model_dir = workdir / "model"
+    model_dir.mkdir(parents=True)
+    cfg = clip_model_config(recipe.model.config)
+    cfg["text_cfg"]["hf_tokenizer_name"] = TOKENIZER_TAG
+    write_json(model_dir / "open_clip_config.json", {"model_cfg": cfg, "preprocess_cfg": {}})
+    pool.load_tokenizer().save_pretrained(str(model_dir))
+    shards = sorted((pool.root / "shards").glob("shard-*.tar"))
+    first, last = shards[0].stem.split("-")[1], shards[-1].stem.split("-")[1]
+    train_data = str(pool.root / "shards" / f"shard-{{{first}..{last}}}.tar")
+    o = recipe.optim
+    cmd = [
+        sys.executable, "-m", "open_clip_train.main",
+        "--model", f"local-dir:{model_dir}",
+        "--train-data", train_data,
+        "--dataset-type", "webdataset",
+        "--train-num-samples", str(steps * d.global_batch_size),
+        "--batch-size", str(d.global_batch_size),
+        "--epochs", "1",
+        "--lr", str(o.lr), "--wd", str(o.weight_decay), "--warmup", str(o.warmup_steps),
+        "--beta1", str(o.beta1), "--beta2", str(o.beta2), "--eps", str(o.eps),
+        "--grad-clip-norm", str(o.grad_clip),
+        "--precision", "fp32",
+        "--workers", "1",
+        "--seed", "0",
+        "--log-every-n-steps", "5",
+        "--save-frequency", "0",
+        "--logs", str(workdir / "logs"),
+        "--name", "bench",
+        "--report-to", "",
+    ]  # fmt: skip
+    env = {**os.environ, "OMP_NUM_THREADS": str(threads)}
+    proc = subprocess.run(cmd, capture_output=True, text=True, env=env, check=False)
+    log = proc.stdout + proc.stderr
+    if proc.returncode != 0:
+        raise SystemExit(f"open_clip_train failed:\n{log[-3000:]}")
+    rates = [float(r) for r in _RATE.findall(log)]
+    steady = rates[1:] or rates  # the first report includes start-up
+    return {"samples_per_second": statistics.median(steady), "reports": rates}
+
+
+def harness_rate(recipe, pool, steps: int, workdir: Path) -> dict:
+    """Run the harness's loop for ``steps`` steps; steady-state samples/s from its log."""
+    run_dir = workdir / "harness"
+    run_dir.mkdir(parents=True)
+    recipe = dataclasses.replace(
+        recipe,
+        data=dataclasses.replace(recipe.data, train_samples=steps * recipe.data.global_batch_size),
+        optim=dataclasses.replace(recipe.optim, warmup_steps=min(recipe.optim.warmup_steps, 1)),
+    )
+    result = train_clip(recipe, pool, whole_pool(pool), run_dir, wandb_mode="disabled")
+    rows = [json.loads(line) for line in (run_dir / "train_log.jsonl").read_text().splitlines()]
+    skip = max(1, steps // 8)  # leave out start-up, as for open_clip's first report
+    t = rows[-1]["elapsed_s"] - rows[skip - 1]["elapsed_s"]
+    n = rows[-1]["samples"] - rows[skip - 1]["samples"]
+    return {"samples_per_second": n / t, "overall": result.throughput}
+
+
+def main() -> None:
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("--scale", default="small")
+    p.add_argument("--steps", type=int, default=40)
+    p.add_argument("--out", type=Path, default=Path("runs/bench/clip_throughput.json"))
+    args = p.parse_args()
+    recipe = load_recipe("clip", args.scale)
+    pool = ensure_pool(recipe.pool)
+    threads = torch.get_num_threads()
+    with tempfile.TemporaryDirectory() as tmp:
+        ref = open_clip_train_rate(recipe, pool, args.steps, Path(tmp) / "oc", threads)
+        ours = harness_rate(recipe, pool, args.steps, Path(tmp))
+    ratio = ours["samples_per_second"] / ref["samples_per_second"]
+    out = {
+        "scale": args.scale,
+        "model": recipe.model.config,
+        "global_batch_size": recipe.data.global_batch_size,
+        "steps": args.steps,
+        "threads": threads,
+        "open_clip_train": ref,
+        "harness": ours,
+        "ratio": ratio,
+    }
+    write_json(args.out, out)
+    print(
+        f"{recipe.model.config}, batch {recipe.data.global_batch_size}, {args.steps} steps, "
+        f"{threads} threads\n"
+        f"  open_clip_train  {ref['samples_per_second']:8.1f} samples/s\n"
+        f"  harness          {ours['samples_per_second']:8.1f} samples/s\n"
+        f"  ratio            {ratio:8.2f}x"
+    )
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,144 @@
+"""The CLIP track end to end on the reduced real image pool: train, evaluate, entry."""
+
+from __future__ import annotations
+
+import json
+from contextlib import nullcontext
+
+import numpy as np
+import pytest
+import torch
+
+from benchmark.config import load_recipe
+from benchmark.errors import BenchError
+
+# A tiny, non-standard variant of the xs recipe on the reduced pool: seconds, not minutes.
+TINY_CLIP = [
+    "pool=image-default-reduced",
+    "data.train_samples=1536",
+    "data.global_batch_size=128",
+    "data.micro_batch_size=128",
+    "optim.warmup_steps=2",
+    "eval.batch_size=256",
+]
+
+
+@pytest.fixture(scope="module")
+def clip_run(tiny_image_pool, tmp_path_factory):
+    from benchmark.run import run_train
+
+    runs = tmp_path_factory.mktemp("clip_runs")
+    made = {}
+
+    def make(name: str, seed: int, overrides=()):
+        if name not in made:
+            made[name] = run_train(
+                track="clip",
+                scale="xs",
+                seed=seed,
+                name=name,
+                overrides=TINY_CLIP + list(overrides),
+                runs_dir=runs,
+                wandb_mode="disabled",
+                progress=False,
+            )
+        return made[name]
+
+    return make
+
+
+@pytest.mark.slow
+def test_clip_run_writes_a_valid_entry_and_a_loadable_checkpoint(clip_run):
+    import open_clip
+
+    from benchmark.leaderboard.submit import validate_run
+
+    path, entry = clip_run("a", 0)
+    assert validate_run(path.parent, allow_nonstandard=True) == entry
+    assert entry["track"] == "clip" and not entry["recipe"]["standard"]
+    assert entry["compute"]["train_samples"] == 1536
+    assert entry["subset"]["num_tokens"] is None
+    tasks = entry["metrics"]["tasks"]
+    assert {"cifar10", "retrieval", "emoji_groups"} <= set(tasks)
+    for t in tasks.values():
+        assert 0.0 <= t["value"] <= 1.0 and t["n"] > 0
+    head = entry["metrics"]["headline"]
+    assert head["name"] == "default_mean"
+    assert head["value"] == pytest.approx(np.mean([t["value"] for t in tasks.values()]))
+    items = (path.parent / "eval" / "items.jsonl").read_text().splitlines()
+    assert sum(t["n"] for t in tasks.values()) == len(items)
+
+    ckpt = path.parent / "checkpoint"
+    model, _, preprocess = open_clip.create_model_and_transforms(f"local-dir:{ckpt}")
+    tokenizer = open_clip.get_tokenizer(f"local-dir:{ckpt}")
+    ids = tokenizer(["a red apple"])
+    cfg = json.loads((ckpt / "open_clip_config.json").read_text())["model_cfg"]
+    assert ids.shape == (1, cfg["text_cfg"]["context_length"])
+    assert int(ids[0].max()) < cfg["text_cfg"]["vocab_size"]
+    with torch.no_grad():
+        feats = model.encode_text(ids)
+    assert feats.shape == (1, cfg["embed_dim"])
+
+
+@pytest.mark.slow
+def test_clip_same_seed_same_metrics_other_seed_differs(clip_run):
+    _, a = clip_run("a", 0)
+    _, b = clip_run("a-again", 0)
+    _, c = clip_run("c", 1)
+    assert a["metrics"]["tasks"] == b["metrics"]["tasks"]
+    assert a["train"]["final_loss"] == b["train"]["final_loss"]
+    assert a["train"]["final_loss"] != c["train"]["final_loss"]
+
+
+def test_gradient_accumulation_gives_the_full_batch_gradient(tiny_image_pool):
+    from open_clip.loss import ClipLoss
+
+    from benchmark.train.clip import build_model, contrastive_step
+
+    recipe = load_recipe("clip", "xs")
+    torch.manual_seed(0)
+    model = build_model(recipe)
+    images = torch.randn(16, 3, 32, 32)
+    texts = torch.randint(2, 200, (16, 24))
+    texts[:, -1] = 1  # eos
+    grads = []
+    for micro in (16, 4):
+        model.zero_grad()
+        loss = contrastive_step(model, ClipLoss(), images, texts, micro, nullcontext)
+        grads.append((float(loss), [p.grad.clone() for p in model.parameters()]))
+    (l_full, g_full), (l_acc, g_acc) = grads
+    assert l_acc == pytest.approx(l_full, rel=1e-5)
+    for a, b in zip(g_full, g_acc, strict=True):
+        torch.testing.assert_close(a, b, rtol=1e-4, atol=1e-6)
+
+
+def test_sample_order_fills_the_budget_by_seeded_resampling():
+    from benchmark.train.clip import sample_order
+
+    rows = np.array([3, 7, 9], dtype=np.int64)
+    order, epochs = sample_order(rows, 8, seed=0)
+    assert len(order) == 8 and epochs == 3
+    assert sorted(order[:3]) == [3, 7, 9] and sorted(order[3:6]) == [3, 7, 9]
+    again, _ = sample_order(rows, 8, seed=0)
+    np.testing.assert_array_equal(order, again)
+    other = [tuple(sample_order(rows, 8, seed=s)[0]) for s in range(1, 6)]
+    assert any(o != tuple(order) for o in other)
+
+
+def test_clip_recipe_on_a_text_pool_is_one_clear_error(tiny_pool):
+    from benchmark.run import prepare
+
+    with pytest.raises(BenchError, match="pool text-default-reduced is a lm pool"):
+        prepare("clip", "xs", None, None, ["pool=text-default-reduced"])
+
+
+def test_clip_tokenizer_must_fit_the_text_tower(tiny_image_pool):
+    from benchmark.errors import RecipeError
+    from benchmark.train.clip import check_tokenizer
+
+    tok = tiny_image_pool.load_tokenizer()
+    check_tokenizer(tok, {"vocab_size": 4096, "eos_id": 1, "pad_id": 0}, "ok")
+    with pytest.raises(RecipeError, match="vocab_size 100"):
+        check_tokenizer(tok, {"vocab_size": 100, "eos_id": 1, "pad_id": 0}, "bad")
+    with pytest.raises(RecipeError, match="eos_id"):
+        check_tokenizer(tok, {"vocab_size": 4096, "eos_id": 7, "pad_id": 0}, "bad")
