@@ -1,12 +1,14 @@
 """Discriminative power: whole pool vs junk-only vs pool-minus-junk, several seeds.
 
-Trains (a) the whole pool, (b) only the junk sources, (c) the pool minus the junk
-sources, at one scale with the same budget, for each seed; submits every entry to
+Trains (a) the whole pool, (b) only the junk (LM: the junk sources; CLIP: the pairs
+whose caption kind is junk: mismatched, empty, filename, non-English, duplicate), (c) the
+pool minus the junk, at one scale with the same budget, for each seed; submits every entry to
 ``leaderboard/`` and prints the headline mean ± std per variant and the gaps in units
 of seed std. Each run is a separate, finished step: re-running the script skips the
 runs that already have an entry, so the study survives interruptions.
 
-    BENCH_HOME=... python benchmarks/junk_study.py --scale xs --seeds 0,1,2
+    BENCH_HOME=... python benchmarks/junk_study.py --track lm --scale xs --seeds 0,1,2
+    BENCH_HOME=... python benchmarks/junk_study.py --track clip --scale small --seeds 0
 """
 
 from __future__ import annotations
@@ -17,6 +19,7 @@ from pathlib import Path
 
 import numpy as np
 
+from benchmark.config import load_recipe
 from benchmark.leaderboard.submit import leaderboard_dir, submit
 from benchmark.pool.build import ensure_pool
 from benchmark.run import run_train
@@ -40,26 +43,27 @@ def subset_for(variant: str, pool, out_dir: Path) -> Path | None:
 
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("--track", default="lm", choices=["lm", "clip"])
     p.add_argument("--scale", default="xs")
     p.add_argument("--seeds", default="0,1,2")
     p.add_argument("--runs-dir", default="runs")
     p.add_argument("--subsets-dir", default="subsets")
     args = p.parse_args()
     seeds = [int(s) for s in args.seeds.split(",")]
-    pool = ensure_pool("text-default")
+    pool = ensure_pool(load_recipe(args.track, args.scale).pool)
     subsets = Path(args.subsets_dir)
     subsets.mkdir(parents=True, exist_ok=True)
     scores: dict[str, list[float]] = {v: [] for v in VARIANTS}
     for variant in VARIANTS:
         subset = subset_for(variant, pool, subsets)
         for seed in seeds:
-            name = f"lm-{args.scale}-{variant}-s{seed}"
-            board_entry = leaderboard_dir() / "lm" / args.scale / f"{name}.json"
+            name = f"{args.track}-{args.scale}-{variant}-s{seed}"
+            board_entry = leaderboard_dir() / args.track / args.scale / f"{name}.json"
             if not board_entry.is_file():
                 run_dir = Path(args.runs_dir) / name
                 if not (run_dir / "entry.json").is_file():
                     run_train(
-                        track="lm",
+                        track=args.track,
                         scale=args.scale,
                         subset_file=subset,
                         seed=seed,
@@ -70,7 +74,7 @@ def main() -> None:
                 submit(run_dir, replace=True)
             entry = json.loads(board_entry.read_text())
             scores[variant].append(entry["metrics"]["headline"]["value"])
-    print(f"scale {args.scale}, seeds {seeds}")
+    print(f"{args.track} scale {args.scale}, seeds {seeds}")
     stats = {
         v: (float(np.mean(s)), float(np.std(s, ddof=1)) if len(s) > 1 else 0.0)
         for v, s in scores.items()
