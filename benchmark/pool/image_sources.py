@@ -68,29 +68,45 @@ class ImageSource:
     licence: str  # hand-recorded, used where the package metadata has none
     read: Reader
     variants: int = 3  # augmented renders of each object in the pool
+    only: tuple[str, ...] = ()  # pip only: extract just these paths (see fetch_pip)
 
 
 def fetch_source(src: ImageSource, cache_dir: Path) -> Fetched:
     fetchers = {"npm": fetch_npm, "apt": fetch_apt, "pip": fetch_pip}
     if src.registry not in fetchers:
         raise FetchError(f"source {src.name}: unknown registry {src.registry!r}")
-    fetched = fetchers[src.registry](src.package, src.version, cache_dir)
+    if src.only:
+        fetched = fetch_pip(src.package, src.version, cache_dir, only=src.only)
+    else:
+        fetched = fetchers[src.registry](src.package, src.version, cache_dir)
     if fetched.licence.startswith("unknown"):
         fetched = replace(fetched, licence=src.licence)
     return fetched
 
 
-def _helper(name: str, registry: str, package: str, version: str, licence: str) -> ImageSource:
+def _helper(
+    name: str, registry: str, package: str, version: str, licence: str, only: tuple[str, ...] = ()
+) -> ImageSource:
     return ImageSource(
         name=name, registry=registry, package=package, version=version, licence=licence,
-        read=lambda root, helpers: iter(()),
+        read=lambda root, helpers: iter(()), only=only,
     )  # fmt: skip
 
 
 HELPERS = [
     _helper("emojibase", "npm", "emojibase-data", "17.0.0", "MIT"),
     _helper("iso-codes", "apt", "iso-codes", "4.15.0-1", "LGPL-2.1+"),
-    _helper("bigbench", "pip", "bigbench", "1.0.0", "Apache-2.0 (BIG-bench)"),
+    _helper(
+        "bigbench",
+        "pip",
+        "bigbench",
+        "1.0.0",
+        "Apache-2.0 (BIG-bench)",
+        only=(
+            "bigbench/benchmark_tasks/cifar10_classification/",
+            "bigbench/benchmark_tasks/mnist_ascii/",
+        ),
+    ),  # fmt: skip
 ]
 
 
