@@ -142,3 +142,21 @@ def test_clip_tokenizer_must_fit_the_text_tower(tiny_image_pool):
         check_tokenizer(tok, {"vocab_size": 100, "eos_id": 1, "pad_id": 0}, "bad")
     with pytest.raises(RecipeError, match="eos_id"):
         check_tokenizer(tok, {"vocab_size": 4096, "eos_id": 7, "pad_id": 0}, "bad")
+
+
+def test_quality_selection_uses_caption_kinds_on_an_image_pool(tiny_image_pool, tmp_path):
+    from benchmark.select import select
+    from benchmark.subset import load_subset
+
+    kinds = tiny_image_pool.manifest["caption_kinds"]
+    table = tiny_image_pool.read_table(["caption_kind"])
+    column = np.asarray(table.column("caption_kind").to_pylist())
+    junk = select("sources", tiny_image_pool, tmp_path / "junk.txt", qualities=("junk",))
+    clean = select(
+        "sources", tiny_image_pool, tmp_path / "clean.txt", qualities=("junk",), exclude=True
+    )
+    assert junk + clean == tiny_image_pool.num_items and junk > 0 and clean > 0
+    rows = load_subset(tmp_path / "junk.txt", tiny_image_pool).rows
+    assert {kinds[k] for k in column[rows]} == {"junk"}
+    with pytest.raises(BenchError, match="unknown quality 'great'"):
+        select("sources", tiny_image_pool, tmp_path / "x.txt", qualities=("great",))
