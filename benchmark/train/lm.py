@@ -12,23 +12,23 @@ transformers and lm-eval load it as any other checkpoint.
 from __future__ import annotations
 
 import logging
-import math
 import time
 from contextlib import nullcontext
 from pathlib import Path
 
 import torch
-from tqdm import tqdm
 
 from benchmark.config import Recipe
 from benchmark.pool.store import Pool
 from benchmark.subset import Subset
 from benchmark.train.common import (
-    MetricsSink,
     TrainResult,
     budget_tail,
     make_optimizer,
+    optimizer_step,
     setup_runtime,
+    start_logging,
+    step_loss,
 )
 from benchmark.train.packing import pack_sequences
 
@@ -101,30 +101,24 @@ def train_lm(
         fwd = torch.nn.parallel.DistributedDataParallel(model)
     if recipe.runtime.compile:
         fwd = torch.compile(fwd)
-    sink = MetricsSink(
-        run_dir,
-        mode=wandb_mode,
-        project="databench",
-        name=run_dir.name,
-        config=recipe.to_dict(),
-        enabled=rt.is_main,
-    )
     tokens_per_step = d.global_batch_size * d.seq_len
-    losses: list[float] = []
-    t0 = time.time()
-    bar = tqdm(
+    sink, bar = start_logging(
+        recipe,
+        run_dir,
+        rt,
+        wandb_mode=wandb_mode,
+        progress=progress,
         total=num_steps * tokens_per_step,
         unit="tok",
-        unit_scale=True,
-        desc=f"train {recipe.name}",
-        disable=not (progress and rt.is_main),
     )
+    losses: list[float] = []
+    t0 = time.time()
     try:
         model.train()
         for step in range(num_steps):
             batch = seqs[step * d.global_batch_size : (step + 1) * d.global_batch_size]
             mine = batch[rt.rank :: rt.world_size]  # this process's share of the global batch
-            step_loss = torch.zeros((), device=rt.device)
+            step_loss_sum = torch.zeros((), device=rt.device)
             for k in range(accum):
                 x = torch.from_numpy(mine[k * d.micro_batch_size : (k + 1) * d.micro_batch_size])
                 x = x.to(rt.device, non_blocking=True)  # (B, T)
@@ -133,21 +127,9 @@ def train_lm(
                 with ctx, rt.autocast():
                     loss = fwd(input_ids=x, labels=x).loss / accum
                 loss.backward()
-                step_loss += loss.detach()
-            if recipe.optim.grad_clip > 0:
-                grad_norm = float(
-                    torch.nn.utils.clip_grad_norm_(model.parameters(), recipe.optim.grad_clip)
-                )
-            else:
-                grad_norm = float("nan")
-            opt.step()
-            sched.step()
-            opt.zero_grad(set_to_none=True)
-            if rt.world_size > 1:
-                torch.distributed.all_reduce(step_loss, op=torch.distributed.ReduceOp.AVG)
-            value = float(step_loss)
-            if not math.isfinite(value):
-                raise FloatingPointError(f"loss is {value} at step {step}")
+                step_loss_sum += loss.detach()
+            grad_norm = optimizer_step(model, opt, sched, recipe.optim.grad_clip)
+            value = step_loss(step_loss_sum, rt, step)
             losses.append(value)
             elapsed = time.time() - t0
             sink.log(
