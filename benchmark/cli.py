@@ -149,9 +149,10 @@ def _rate(compute: dict) -> str:
 
 
 def _eval(args: argparse.Namespace) -> int:
-    from benchmark.run import evaluate_run
+    from benchmark.run import evaluate_run, rescore_run
 
-    metrics = evaluate_run(Path(args.run_dir))
+    run = rescore_run if args.rescore else evaluate_run
+    metrics = run(Path(args.run_dir))
     print(json.dumps(metrics["headline"]))
     return 0
 
@@ -360,6 +361,11 @@ def build_parser() -> argparse.ArgumentParser:
 
     e = sub.add_parser("eval", help="re-run the eval suite on a run's checkpoint")
     e.add_argument("run_dir")
+    e.add_argument(
+        "--rescore",
+        action="store_true",
+        help="re-aggregate the entry under today's suite version (same tasks) without the model",
+    )
     e.set_defaults(func=_eval)
     return p
 

@@ -147,6 +147,21 @@ def evaluate_run(run_dir: Path) -> dict[str, Any]:
     return metrics
 
 
+def rescore_run(run_dir: Path) -> dict[str, Any]:
+    """Re-aggregate a finished run's entry under today's suite file (same tasks and
+    metrics, new tags or headline) without re-running the model; rewrites entry.json."""
+    from benchmark.evaluate.suite import rescore
+    from benchmark.io import write_json
+    from benchmark.leaderboard.submit import read_entry
+
+    entry = read_entry(run_dir / "entry.json")
+    suite = load_suite(entry["track"], entry["metrics"]["suite"]["name"])
+    entry["metrics"] = rescore(entry["metrics"], suite)
+    write_json(run_dir / "eval" / "metrics.json", entry["metrics"])
+    write_json(run_dir / "entry.json", entry)
+    return entry["metrics"]
+
+
 def run_seeds(
     seeds: list[int | None], *, name: str | None = None, **kwargs: Any
 ) -> list[tuple[Path, dict[str, Any]]]:

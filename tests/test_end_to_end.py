@@ -87,3 +87,42 @@ def test_cli_train_refuses_a_bad_subset_before_training(tiny_pool, tmp_path):
     )
     assert res.returncode == 2 and "line 1: '0123' is not a 32-hex uid" in res.stderr
     assert not (tmp_path / "runs").exists()
+
+
+@pytest.mark.slow
+def test_rescore_follows_the_suite_file_without_the_model(two_runs, tmp_path, monkeypatch):
+    import shutil
+
+    import yaml
+
+    from benchmark import paths
+    from benchmark.errors import EvalError
+    from benchmark.run import rescore_run
+
+    path, entry = two_runs[0]
+    run_dir = tmp_path / "run"
+    shutil.copytree(path.parent, run_dir)
+    assert rescore_run(run_dir) == entry["metrics"]  # today's suite: nothing changes
+
+    repo = tmp_path / "repo"
+    shutil.copytree(paths.evals_dir(), repo / "evals")
+    shutil.copytree(paths.scales_dir(), repo / "scales")
+    monkeypatch.setenv("BENCH_REPO", str(repo))
+    suite_file = repo / "evals" / "lm" / "core.yaml"
+    raw = yaml.safe_load(suite_file.read_text())
+    raw["version"] = "99"
+    only = raw["tasks"][0]
+    for t in raw["tasks"]:
+        t["tags"] = [x for x in t["tags"] if x != "core"]
+    only["tags"].append("core")
+    suite_file.write_text(yaml.safe_dump(raw))
+    metrics = rescore_run(run_dir)
+    task = entry["metrics"]["tasks"][only["name"]]
+    assert metrics["suite"]["version"] == "99"
+    assert metrics["headline"]["value"] == pytest.approx(task["centered"])
+    assert json.loads((run_dir / "entry.json").read_text())["metrics"] == metrics
+
+    only["metric"] = "acc_norm" if only["metric"] == "acc" else "acc"
+    suite_file.write_text(yaml.safe_dump(raw))
+    with pytest.raises(EvalError, match="re-run the evaluation"):
+        rescore_run(run_dir)

@@ -167,3 +167,35 @@ def headline_block(suite: Suite, aggs: dict[str, dict[str, Any]]) -> dict[str, A
         "tag": suite.headline,
         "value": aggs[suite.headline]["value"],
     }
+
+
+def rescore(metrics: dict[str, Any], suite: Suite) -> dict[str, Any]:
+    """An entry's ``metrics`` re-aggregated under ``suite`` (a new version that changes
+    tags, headline or aggregate, not what is measured): the per-task values are kept,
+    tags, aggregates, headline and suite version follow the suite file."""
+    tasks = metrics["tasks"]
+    have = {name: t["metric"] for name, t in tasks.items()}
+    want = {t.name: t.metric for t in suite.tasks}
+    if have != want:
+        raise EvalError(
+            f"suite {suite.name} v{suite.version} measures other tasks or metrics than this "
+            "entry; re-run the evaluation (`bench eval RUN_DIR`) instead of rescoring"
+        )
+    new_tasks = {}
+    for spec in suite.tasks:
+        t = dict(tasks[spec.name])
+        t.update(
+            random_baseline=spec.random_baseline,
+            centered=spec.centered(t["value"]),
+            higher_is_better=spec.higher_is_better,
+            tags=list(spec.tags),
+        )
+        new_tasks[spec.name] = t
+    aggs = aggregates(suite, {k: v["value"] for k, v in new_tasks.items()})
+    return {
+        **metrics,
+        "suite": {"name": suite.name, "version": suite.version},
+        "headline": headline_block(suite, aggs),
+        "aggregates": aggs,
+        "tasks": new_tasks,
+    }
