@@ -39,9 +39,11 @@ def test_dclm_core_names_resolve_in_lm_evals_registry():
 
 def test_core_suite_files_and_baselines():
     suite = parse_suite(evals_dir() / "lm" / "core.yaml")
-    assert suite.version == "2"
-    scored = [t for t in suite.tasks if "core" in t.tags]
-    assert len(suite.tasks) >= 8 and len(scored) >= 7
+    assert suite.version == "3"
+    core = [t for t in suite.tasks if "core" in t.tags]
+    scored = [t for t in suite.tasks if "extended" in t.tags]
+    assert len(suite.tasks) >= 8 and len(scored) >= 7 and 4 <= len(core) < len(scored)
+    assert {t.name for t in core} <= {t.name for t in scored}
     for t in scored:
         assert t.random_baseline in (0.25, 0.5), t.name  # 1 / number of choices
 
