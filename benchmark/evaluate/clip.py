@@ -29,7 +29,7 @@ import torch
 import torch.nn.functional as F
 
 from benchmark.errors import EvalError
-from benchmark.evaluate.suite import Suite, TaskSpec, aggregates, headline_block
+from benchmark.evaluate.suite import Suite, TaskSpec, metrics_block
 from benchmark.io import atomic_path
 
 log = logging.getLogger(__name__)
@@ -187,14 +187,7 @@ def evaluate_clip(
             tasks[spec.name] = _task_entry(spec, metrics, len(items))
             for row in items:
                 f.write(json.dumps({"task": spec.name, **row}) + "\n")
-    aggs = aggregates(suite, {k: v["value"] for k, v in tasks.items()})
-    return {
-        "suite": {"name": suite.name, "version": suite.version},
-        "headline": headline_block(suite, aggs),
-        "aggregates": aggs,
-        "tasks": tasks,
-        "eval_seconds": round(time.time() - t0, 1),
-    }
+    return {**metrics_block(suite, tasks), "eval_seconds": round(time.time() - t0, 1)}
 
 
 def _task_entry(spec: TaskSpec, metrics: dict[str, float], n: int) -> dict[str, Any]:

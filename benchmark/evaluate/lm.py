@@ -25,7 +25,7 @@ from pathlib import Path
 from typing import Any
 
 from benchmark.errors import EvalError
-from benchmark.evaluate.suite import Suite, aggregates, headline_block
+from benchmark.evaluate.suite import Suite, metrics_block
 from benchmark.io import atomic_path
 
 log = logging.getLogger(__name__)
@@ -153,11 +153,4 @@ def evaluate_lm(
             if probs:
                 entry["prob_correct"] = sum(probs) / len(probs)
             tasks[spec.name] = entry
-    aggs = aggregates(suite, {k: v["value"] for k, v in tasks.items()})
-    return {
-        "suite": {"name": suite.name, "version": suite.version},
-        "headline": headline_block(suite, aggs),
-        "aggregates": aggs,
-        "tasks": tasks,
-        "eval_seconds": round(time.time() - t0, 1),
-    }
+    return {**metrics_block(suite, tasks), "eval_seconds": round(time.time() - t0, 1)}

@@ -159,13 +159,19 @@ def aggregates(suite: Suite, scores: dict[str, float]) -> dict[str, dict[str, An
     return out
 
 
-def headline_block(suite: Suite, aggs: dict[str, dict[str, Any]]) -> dict[str, Any]:
-    """The entry's ``metrics.headline``: the headline tag's aggregate."""
+def metrics_block(suite: Suite, tasks: dict[str, dict[str, Any]]) -> dict[str, Any]:
+    """An entry's ``metrics``: the suite, its headline and tag aggregates, the tasks."""
+    aggs = aggregates(suite, {k: v["value"] for k, v in tasks.items()})
     suffix = "centered_mean" if suite.aggregate == "centered" else "mean"
     return {
-        "name": f"{suite.headline}_{suffix}",
-        "tag": suite.headline,
-        "value": aggs[suite.headline]["value"],
+        "suite": {"name": suite.name, "version": suite.version},
+        "headline": {
+            "name": f"{suite.headline}_{suffix}",
+            "tag": suite.headline,
+            "value": aggs[suite.headline]["value"],
+        },
+        "aggregates": aggs,
+        "tasks": tasks,
     }
 
 
@@ -191,11 +197,4 @@ def rescore(metrics: dict[str, Any], suite: Suite) -> dict[str, Any]:
             tags=list(spec.tags),
         )
         new_tasks[spec.name] = t
-    aggs = aggregates(suite, {k: v["value"] for k, v in new_tasks.items()})
-    return {
-        **metrics,
-        "suite": {"name": suite.name, "version": suite.version},
-        "headline": headline_block(suite, aggs),
-        "aggregates": aggs,
-        "tasks": new_tasks,
-    }
+    return {**metrics, **metrics_block(suite, new_tasks)}
