@@ -40,6 +40,17 @@ def test_export_then_import_elsewhere_keeps_the_fingerprint(tiny_pool, archive, 
     assert not [p for p in pool.root.parent.iterdir() if p.name.startswith(".")]
 
 
+def test_an_image_pool_survives_export_and_import(tiny_image_pool, tmp_path, other_home):
+    assert recompute_fingerprint(tiny_image_pool.root) == tiny_image_pool.fingerprint
+    os.environ["BENCH_HOME"] = str(tiny_image_pool.root.parent.parent)
+    out = export_pool(tiny_image_pool.name, tmp_path / "images.tar")
+    os.environ["BENCH_HOME"] = str(other_home)
+    pool = import_pool(out)
+    assert pool.root == other_home / "pools" / tiny_image_pool.name
+    assert pool.fingerprint == tiny_image_pool.fingerprint
+    assert (pool.root / "images-32.npy").is_file()
+
+
 def test_cli_exports_and_imports(tiny_pool, tmp_path, other_home, capsys):
     os.environ["BENCH_HOME"] = str(tiny_pool.root.parent.parent)
     out = tmp_path / "pool.tar"

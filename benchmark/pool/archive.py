@@ -92,10 +92,16 @@ def _pool_name(tar_members: list[tarfile.TarInfo], archive: Path) -> str:
 
 
 def recompute_fingerprint(root: Path) -> str:
-    """The fingerprint of a pool directory, from its shards' ``uid`` and ``text``."""
-    table = Pool(root).read_table(["uid", "text"])
-    uids = table.column("uid").to_pylist()
-    return fingerprint(uids, [content_hash(t) for t in table.column("text").to_pylist()])
+    """The fingerprint of a pool directory from its shards: each item's content is its
+    ``text``, and for an image-text pool its caption and ``image_sha256`` together."""
+    pool = Pool(root)
+    image = pool.track == "clip"
+    table = pool.read_table(["uid", "text", "image_sha256"] if image else ["uid", "text"])
+    texts = table.column("text").to_pylist()
+    if image:
+        shas = table.column("image_sha256").to_pylist()
+        texts = [f"{t}\n{sha}" for t, sha in zip(texts, shas, strict=True)]
+    return fingerprint(table.column("uid").to_pylist(), [content_hash(t) for t in texts])
 
 
 def _verify(root: Path, archive: Path) -> Pool:

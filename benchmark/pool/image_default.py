@@ -54,7 +54,7 @@ from benchmark.pool.writer import write_pool_dir
 log = logging.getLogger(__name__)
 
 NAME = "image-default"
-VERSION = "0.1.0"
+VERSION = "0.2.0"  # 0.2.0: SVG text is not drawn (font-independent pixels)
 HOLDOUT_CLIPART_EVERY = 8  # 1 in 8 clip art drawings is held out for evaluation
 COMPOSITES_PER_OBJECT = 0.15  # composite items, per pool object
 SHARD_SAMPLES = 10_000

@@ -18,6 +18,7 @@ import hashlib
 import io
 import logging
 import random
+import re
 from dataclasses import dataclass
 
 import numpy as np
@@ -113,10 +114,27 @@ def augment_params(seed: int, *, clean: bool = False) -> Augment:
     )
 
 
+# SVG text is drawn with whatever fonts the machine has (fontconfig picks a substitute
+# for "Arial Black"), so the same file gave other pixels, and so other uids, on other
+# machines or font caches. Text is left out: at 32-64 px it is illegible anyway.
+_SVG_TEXT = re.compile(
+    rb"<(?:[\w-]+:)?(text|flowRoot)\b[^>]*?/>"  # empty element
+    rb"|<(?:[\w-]+:)?(text|flowRoot)\b.*?</(?:[\w-]+:)?\2\s*>",  # element with content
+    re.DOTALL,
+)
+
+
+def strip_svg_text(data: bytes) -> bytes:
+    """The SVG without its ``<text>`` and ``<flowRoot>`` elements (font-dependent pixels)."""
+    return _SVG_TEXT.sub(b"", data)
+
+
 def render_sprite(data: bytes, fmt: str, size: int = SPRITE) -> np.ndarray | None:
     """A square RGBA sprite of the image (visible pixels trimmed and centred), or None.
 
-    None when the image cannot be read or is blank (an SVG that renders nothing).
+    None when the image cannot be read or is blank (an SVG that renders nothing). An
+    SVG's text is not drawn (:func:`strip_svg_text`), so the pixels do not depend on the
+    machine's fonts.
     """
     from PIL import Image
 
@@ -124,7 +142,9 @@ def render_sprite(data: bytes, fmt: str, size: int = SPRITE) -> np.ndarray | Non
         if fmt == "svg":
             import cairosvg
 
-            png = cairosvg.svg2png(bytestring=data, output_width=size * 2, unsafe=False)
+            png = cairosvg.svg2png(
+                bytestring=strip_svg_text(data), output_width=size * 2, unsafe=False
+            )
             img = Image.open(io.BytesIO(png))
         else:
             img = Image.open(io.BytesIO(data))
