@@ -64,7 +64,12 @@ def test_clip_run_writes_a_valid_entry_and_a_loadable_checkpoint(clip_run):
         assert 0.0 <= t["value"] <= 1.0 and t["n"] > 0
     head = entry["metrics"]["headline"]
     assert head["name"] == "default_mean"
-    assert head["value"] == pytest.approx(np.mean([t["value"] for t in tasks.values()]))
+    default = [t["value"] for t in tasks.values() if "default" in t["tags"]]
+    assert 3 <= len(default) < len(tasks)
+    assert head["value"] == pytest.approx(np.mean(default))
+    for name in ("retrieval", "emoji_retrieval"):
+        assert tasks[name]["metric"] == "gallery100_mean_recall@1"
+        assert {"mean_recall@1", "mean_recall@5"} <= set(tasks[name]["all"])
     items = (path.parent / "eval" / "items.jsonl").read_text().splitlines()
     assert sum(t["n"] for t in tasks.values()) == len(items)
 
@@ -160,3 +165,36 @@ def test_quality_selection_uses_caption_kinds_on_an_image_pool(tiny_image_pool, 
     assert {kinds[k] for k in column[rows]} == {"junk"}
     with pytest.raises(BenchError, match="unknown quality 'great'"):
         select("sources", tiny_image_pool, tmp_path / "x.txt", qualities=("great",))
+
+
+def test_retrieval_galleries_partition_the_images_and_score_recall_inside_each():
+    from clip_benchmark.metrics.zeroshot_retrieval import recall_at_k
+
+    from benchmark.evaluate.clip import galleries, gallery_recall
+
+    gs = galleries(847)
+    assert len(gs) == 9 and {len(g) for g in gs} <= {94, 95}
+    assert np.array_equal(np.sort(np.concatenate(gs)), np.arange(847))
+    assert all(np.array_equal(a, b) for a, b in zip(gs, galleries(847), strict=True))
+    # two captions per image; a scorer that knows the answer gets 1, one that does not
+    # gets about 1 / gallery size, and a gallery's wrong best match is a miss
+    text_image = np.repeat(np.arange(847), 2)
+    positive = torch.zeros(len(text_image), 847, dtype=torch.bool)
+    positive[torch.arange(len(text_image)), torch.from_numpy(text_image)] = True
+    perfect = gallery_recall(positive.float(), positive, text_image, 847, recall_at_k)
+    assert perfect.shape == (847,) and np.all(perfect == 1.0)
+    rng = torch.Generator().manual_seed(0)
+    noise = torch.rand(len(text_image), 847, generator=rng)
+    chance = gallery_recall(noise, positive, text_image, 847, recall_at_k).mean()
+    assert abs(chance - 9 / 847) < 0.01
+    # image 0's captions best match image j of its gallery: image 0 misses text→image and
+    # image j misses image→text (its best captions are image 0's); a gallery elsewhere
+    # would not count
+    g0 = next(g for g in gs if 0 in g)
+    j = int(g0[g0 != 0][0])
+    wrong = positive.float().clone()
+    wrong[0:2, j] = 2.0
+    other = int(next(g for g in gs if 0 not in g)[0])
+    wrong[0:2, other] = 3.0
+    r = gallery_recall(wrong, positive, text_image, 847, recall_at_k)
+    assert r[0] == 0.5 and r[j] == 0.5 and np.all(np.delete(r, [0, j]) == 1.0)

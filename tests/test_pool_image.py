@@ -99,7 +99,7 @@ def test_eval_tasks_load_and_do_not_overlap_the_pool(tiny_image_pool):
     evals = tiny_image_pool.evals_dir
     m = json.loads((evals / "manifest.json").read_text())
     expected = {"cifar10", "digits", "emoji_groups", "emoji_subgroups", "clipart_categories"}
-    assert set(m["tasks"]) == expected | {"retrieval"}
+    assert set(m["tasks"]) == expected | {"retrieval", "emoji_retrieval"}
     for name, task in m["tasks"].items():
         images = np.load(evals / name / "images.npy")
         size = 32 if name == "cifar10" else 64
@@ -127,3 +127,23 @@ def test_a_second_build_gives_the_same_pool(tiny_image_pool, tmp_path):
     for name in ("uids.npy", "images-32.npy", "tokenizer/tokenizer.json",
                  "shards/shard-00000.tar", "evals/emoji_groups/images.npy"):  # fmt: skip
         assert sha256_file(tmp_path / "again" / name) == sha256_file(tiny_image_pool.root / name)
+
+
+def test_svg_text_is_not_drawn_so_pixels_do_not_depend_on_fonts():
+    from benchmark.pool.image_render import render_sprite, strip_svg_text
+
+    shape = b'<rect x="10" y="10" width="80" height="40" fill="#c00"/>'
+    text = (
+        b'<text x="10" y="90" style="font-family:Arial Black;font-size:30px">'
+        b"<tspan>Exit</tspan></text>"
+        b'<svg:text x="0" y="20"/><flowRoot><flowPara>hi</flowPara></flowRoot>'
+    )
+    head = b'<svg xmlns="http://www.w3.org/2000/svg" xmlns:svg="http://www.w3.org/2000/svg" '
+    head += b'width="100" height="100">'
+    with_text = head + shape + text + b"</svg>"
+    stripped = strip_svg_text(with_text)
+    assert b"Exit" not in stripped and b"flowPara" not in stripped and b"svg:text" not in stripped
+    assert shape in stripped
+    assert strip_svg_text(b'<textPath href="#p"/>') == b'<textPath href="#p"/>'
+    only_shape = render_sprite(head + shape + b"</svg>", "svg")
+    assert np.array_equal(render_sprite(with_text, "svg"), only_shape)

@@ -7,7 +7,9 @@ Tasks (``evals/<task>/``):
 - ``emoji_groups`` / ``emoji_subgroups``: the held-out emoji art style classified into
   CLDR groups (no "component") and subgroups with at least 5 items;
 - ``clipart_categories``: held-out Open Clip Art drawings by category folder;
-- ``retrieval``: held-out emoji and clip art with descriptive captions.
+- ``retrieval``: held-out emoji and clip art with descriptive captions;
+- ``emoji_retrieval``: every held-out emoji of the held-out art style with descriptive
+  captions (names, not categories: the task closest to what the captions teach).
 
 A classification task holds ``images.npy`` (N, H, W, 3) uint8, ``labels.npy`` int64 and
 ``classes.json`` (``classnames``, ``templates`` with ``{c}``); a retrieval task holds
@@ -97,19 +99,15 @@ def plan_evals(heldout: Sequence[ImageObject], reduced: bool) -> dict[str, list]
     min_items = 2 if reduced else 5
     clip_cls = {c: objs for c, objs in per_class.items() if len(objs) >= min_items}
     n_ret = 50 if reduced else 500
+    styled = _order([x for x in heldout if x.source == HELDOUT_STYLE], "ret")
     return {
         "emoji_groups": [(o, o.category) for o in emoji],
         "emoji_subgroups": [
             (o, o.subcategory) for o in emoji if sub_counts[o.subcategory] >= min_items
         ],
         "clipart_categories": [(o, c) for c in sorted(clip_cls) for o in clip_cls[c]],
-        "retrieval": [
-            (o, "")
-            for o in [
-                *_order([x for x in heldout if x.source == HELDOUT_STYLE], "ret")[:n_ret],
-                *_order(clip, "ret")[:n_ret],
-            ]
-        ],
+        "retrieval": [(o, "") for o in [*styled[:n_ret], *_order(clip, "ret")[:n_ret]]],
+        "emoji_retrieval": [(o, "") for o in (styled[:240] if reduced else styled)],
     }
 
 
@@ -264,31 +262,40 @@ def write_evals(
         src = f"npm @iconify-json/{HELDOUT_STYLE}" if "emoji" in task else "apt openclipart-svg"
         classification(task, images, labels, classnames, DRAWING_TEMPLATES, desc, src)
 
-    objs = [o for o, _ in plan["retrieval"] if o.locator in sprites]
-    images = np.stack([_render_clean(o, sprites) for o in objs])
-    bad, n_exact, n_near = overlap_mask(images, pool_sha, pool_dhash)
-    captions = []
-    for o in objs:
-        rng = random.Random(seed_of(f"{o.locator}#retrieval"))
-        clean = augment_params(0, clean=True)
-        captions.append(list(dict.fromkeys(descriptive([o], clean, rng) for _ in range(2))))
-    keep = [i for i in range(len(objs)) if not bad[i]]
-    (out / "retrieval").mkdir(parents=True, exist_ok=True)
-    np.save(out / "retrieval/images.npy", images[keep])
-    write_json(out / "retrieval/captions.json", [captions[i] for i in keep])
-    tasks["retrieval"] = {
-        "kind": "retrieval",
-        "num_items": len(keep),
-        "image_size": int(images.shape[1]),
-        "description": f"held-out {HELDOUT_STYLE} emoji and Open Clip Art with captions",
-        "source": f"npm @iconify-json/{HELDOUT_STYLE}, apt openclipart-svg",
-    }
-    overlap["retrieval"] = {
-        "checked": len(objs),
-        "exact": n_exact,
-        "near": n_near,
-        "dropped": len(objs) - len(keep),
-    }
+    def retrieval(name, description, source):
+        objs = [o for o, _ in plan[name] if o.locator in sprites]
+        images = np.stack([_render_clean(o, sprites) for o in objs])
+        bad, n_exact, n_near = overlap_mask(images, pool_sha, pool_dhash)
+        captions = []
+        for o in objs:
+            rng = random.Random(seed_of(f"{o.locator}#retrieval"))
+            clean = augment_params(0, clean=True)
+            captions.append(list(dict.fromkeys(descriptive([o], clean, rng) for _ in range(2))))
+        keep = [i for i in range(len(objs)) if not bad[i]]
+        (out / name).mkdir(parents=True, exist_ok=True)
+        np.save(out / name / "images.npy", images[keep])
+        write_json(out / name / "captions.json", [captions[i] for i in keep])
+        tasks[name] = {
+            "kind": "retrieval",
+            "num_items": len(keep),
+            "image_size": int(images.shape[1]),
+            "description": description,
+            "source": source,
+        }
+        overlap[name] = {
+            "checked": len(objs),
+            "exact": n_exact,
+            "near": n_near,
+            "dropped": len(objs) - len(keep),
+        }
+
+    emoji_src = f"npm @iconify-json/{HELDOUT_STYLE}"
+    retrieval(
+        "retrieval",
+        f"held-out {HELDOUT_STYLE} emoji and Open Clip Art with captions",
+        f"{emoji_src}, apt openclipart-svg",
+    )
+    retrieval("emoji_retrieval", f"every held-out {HELDOUT_STYLE} emoji with captions", emoji_src)
     manifest = {
         "tasks": tasks,
         "overlap": {
