@@ -110,3 +110,57 @@ def test_cli_check_json_and_one_line_errors(tiny_pool, some_uids, tmp_path):
     assert res.returncode == 2
     assert res.stderr.strip().count("\n") == 0 and "line 1: 'zz'" in res.stderr
     assert "Traceback" not in res.stderr and res.stdout == ""
+
+
+def test_chunked_reading_gives_the_same_answer(tiny_pool, some_uids, tmp_path, monkeypatch):
+    """Chunks of 7 uids (and lines split across reads) give what one chunk gives."""
+    import benchmark.subset as subset_mod
+    from benchmark.subset import check_subset
+
+    uids = np.concatenate([some_uids, some_uids[:9]])[::-1]
+    for suffix in (".txt", ".npy", ".parquet"):
+        write_uids(tmp_path / f"s{suffix}", uids)
+    whole = {s: load_subset(tmp_path / f"s{s}", tiny_pool) for s in (".txt", ".npy", ".parquet")}
+    monkeypatch.setattr(subset_mod, "CHUNK", 7)
+    for suffix, ref in whole.items():
+        sub = load_subset(tmp_path / f"s{suffix}", tiny_pool)
+        assert np.array_equal(sub.rows, ref.rows) and sub.sha256 == ref.sha256
+        check = check_subset(tmp_path / f"s{suffix}", tiny_pool)
+        assert (check.num_uids, check.num_unique) == (len(uids), len(some_uids))
+        assert check.sha256 == ref.sha256 and check.num_tokens == num_tokens(ref, tiny_pool)
+    assert np.array_equal(np.asarray(tiny_pool.uids)[whole[".npy"].rows], uids)
+
+
+def test_txt_comments_case_and_crlf_and_late_errors(tiny_pool, some_uids, tmp_path, monkeypatch):
+    import benchmark.subset as subset_mod
+
+    lines = [u.decode() for u in some_uids[:20].tolist()]
+    messy = ["# header", ""] + [u.upper() if i % 2 else f"  {u}" for i, u in enumerate(lines)]
+    (tmp_path / "m.txt").write_bytes("\r\n".join(messy).encode())
+    write_uids(tmp_path / "clean.txt", some_uids[:20])
+    assert (
+        load_subset(tmp_path / "m.txt", tiny_pool).sha256
+        == load_subset(tmp_path / "clean.txt", tiny_pool).sha256
+    )
+    monkeypatch.setattr(subset_mod, "CHUNK", 4)  # the bad line is in a later chunk
+    (tmp_path / "late.txt").write_text("\n".join(lines[:15] + ["g" * 32] + lines[15:]) + "\n")
+    with pytest.raises(SubsetError, match=r"line 16: 'g{32}' is not a 32-hex uid"):
+        load_subset(tmp_path / "late.txt", tiny_pool)
+
+
+def test_uid_index_handles_equal_high_halves():
+    from benchmark.pool.uidindex import UidIndex, halves_to_hex, hex_to_halves
+
+    hi = np.array([1, 5, 5, 5, 9], dtype=np.uint64)
+    lo = np.array([0, 2, 4, 8, 1], dtype=np.uint64)
+    index = UidIndex(hi=hi, lo=lo)
+    qhi = np.array([5, 5, 5, 9, 5, 0], dtype=np.uint64)
+    qlo = np.array([8, 2, 4, 1, 3, 0], dtype=np.uint64)
+    order, rows = index.find(qhi, qlo)
+    in_query_order = np.empty_like(rows)
+    in_query_order[order] = rows
+    assert in_query_order.tolist() == [3, 1, 2, 4, -1, -1]
+    chars = halves_to_hex(hi, lo)
+    assert chars[1].tobytes() == b"0000000000000005" + b"0000000000000002"
+    back_hi, back_lo, bad = hex_to_halves(chars)
+    assert np.array_equal(back_hi, hi) and np.array_equal(back_lo, lo) and not bad.any()

@@ -9,6 +9,8 @@ A built pool is a directory under ``$BENCH_HOME/pools/<name>/``:
   the i-th smallest uid): ``uid``, ``text``, ``source``, ``locator`` and metadata;
 - ``uids.npy``: the sorted uids as ``S32`` (32 lowercase hex characters), the index a
   subset is checked against with a binary search;
+- ``uids128.npy``: the same uids as ``(2, N)`` uint64 high and low halves, the fast
+  index for large subsets (:mod:`benchmark.pool.uidindex`);
 - ``tokenizer/``: the track's tokenizer (``save_pretrained`` format);
 - ``tokens.npy`` + ``offsets.npy``: every item tokenized once (uint16 ids, concatenated in
   uid order; item i is ``tokens[offsets[i]:offsets[i+1]]``), so a subset is a gather;

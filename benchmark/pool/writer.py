@@ -18,6 +18,7 @@ import numpy as np
 
 from benchmark.io import write_json
 from benchmark.pool.store import MANIFEST, UID_DTYPE
+from benchmark.pool.uidindex import write_index128
 
 SHARD_ROWS = 50_000
 
@@ -47,7 +48,9 @@ def write_pool_dir(
     try:
         t0 = time.time()
         shards = write_shards(tmp, items)
-        np.save(tmp / "uids.npy", np.array([it["uid"] for it in items], dtype=UID_DTYPE))
+        uids = np.array([it["uid"] for it in items], dtype=UID_DTYPE)
+        np.save(tmp / "uids.npy", uids)
+        write_index128(tmp, uids)
         manifest = {**manifest, **build_payload(tmp), "shards": shards}
         manifest["build"] = {
             **manifest.get("build", {}),
