@@ -35,10 +35,16 @@ def _pool_info(args: argparse.Namespace) -> int:
         return 0
     print(
         f"{info['name']} v{info['version']} ({info['track']}): {info['num_items']} items, "
-        f"{info['num_tokens']} tokens\nfingerprint {info['fingerprint']}\npath {info['path']}"
+        f"{info['num_tokens'] or 0} tokens\nfingerprint {info['fingerprint']}\npath {info['path']}"
     )
     print(f"{'source':<18}{'quality':<10}{'items':>8}{'tokens':>11}  package")
     for s in info["sources"]:
+        if "package" not in s:  # an external pool's shard
+            print(
+                f"{s['name']:<17} {'-':<10}{s['num_items']:>8}{s.get('num_tokens', 0):>11}"
+                f"  sha256 {s['sha256'][:16]}…"
+            )
+            continue
         print(
             f"{s['name']:<18}{s['quality']:<10}{s['num_items']:>8}{s.get('num_tokens', 0):>11}  "
             f"{s['registry']}:{s['package']}={s['version']} ({s['licence']})"
@@ -56,7 +62,28 @@ def _pool_export(args: argparse.Namespace) -> int:
 
 def _pool_import(args: argparse.Namespace) -> int:
     from benchmark.pool.archive import import_pool
+    from benchmark.pool.external import import_external
 
+    if args.format:  # an external pool: `bench pool import NAME --format F --source DIR`
+        if not args.source:
+            raise BenchError("--format needs --source DIR (the folder of shards)")
+        pool = import_external(
+            args.file,
+            args.format,
+            Path(args.source),
+            workers=args.workers,
+            tokenizer=args.tokenizer,
+            evals_from=args.evals_from,
+            force=args.force,
+            id_field=args.id_field,
+            metadata=Path(args.metadata) if args.metadata else None,
+            image_sizes=args.image_sizes,
+        )
+        print(
+            f"pool {pool.name}: {pool.num_items} items, fingerprint {pool.fingerprint[:16]}… "
+            f"at {pool.root}"
+        )
+        return 0
     pool = import_pool(Path(args.file), force=args.force)
     print(
         f"pool {pool.name}: {pool.num_items} items, fingerprint {pool.fingerprint[:16]}… "
@@ -84,25 +111,20 @@ def _select(args: argparse.Namespace) -> int:
 
 
 def _subset_check(args: argparse.Namespace) -> int:
-    from benchmark.pool.store import open_pool
-    from benchmark.subset import load_subset, num_tokens
+    from dataclasses import asdict
 
-    pool = open_pool(args.pool)
-    subset = load_subset(Path(args.file), pool)
-    info = {
-        "file": args.file,
-        "pool": pool.name,
-        "num_uids": subset.num_uids,
-        "num_unique": subset.num_unique,
-        "num_tokens": num_tokens(subset, pool),
-        "sha256": subset.sha256,
-    }
+    from benchmark.pool.store import open_pool
+    from benchmark.subset import check_subset
+
+    info = asdict(check_subset(Path(args.file), open_pool(args.pool)))
+    info["file"] = args.file
     if args.json:
         print(json.dumps(info))
     else:
+        tokens = "" if info["num_tokens"] is None else f"{info['num_tokens']} tokens, "
         print(
             f"{args.file}: {info['num_uids']} uids ({info['num_unique']} unique), "
-            f"{info['num_tokens']} tokens, sha256 {info['sha256']}"
+            f"{tokens}sha256 {info['sha256']}"
         )
     return 0
 
@@ -123,6 +145,7 @@ def _train(args: argparse.Namespace) -> int:
         runs_dir=Path(args.runs_dir),
         wandb_mode=args.wandb,
         progress=not args.no_progress,
+        num_processes=args.nproc,
     )
     for path, entry in runs:
         m, c = entry["metrics"], entry["compute"]
@@ -151,8 +174,10 @@ def _rate(compute: dict) -> str:
 def _eval(args: argparse.Namespace) -> int:
     from benchmark.run import evaluate_run, rescore_run
 
-    run = rescore_run if args.rescore else evaluate_run
-    metrics = run(Path(args.run_dir))
+    if args.rescore:
+        metrics = rescore_run(Path(args.run_dir))
+    else:
+        metrics = evaluate_run(Path(args.run_dir), fresh=args.fresh)
     print(json.dumps(metrics["headline"]))
     return 0
 
@@ -292,9 +317,28 @@ def build_parser() -> argparse.ArgumentParser:
     ex.add_argument("name")
     ex.add_argument("--out", required=True, help=".tar, .tar.gz, .tar.xz or .tar.zst")
     ex.set_defaults(func=_pool_export)
-    im = psub.add_parser("import", help="install a pool from an archive (fingerprint checked)")
-    im.add_argument("file")
+    im = psub.add_parser(
+        "import",
+        help="install a pool from an archive (fingerprint checked), or import an external "
+        "pool: NAME --format dclm|datacomp --source DIR",
+    )
+    im.add_argument("file", help="archive file; with --format, the new pool's NAME")
     im.add_argument("--force", action="store_true", help="replace an existing pool")
+    im.add_argument("--format", choices=["dclm", "datacomp"], help="external pool format")
+    im.add_argument("--source", help="external: folder of jsonl(.zst) or webdataset shards")
+    im.add_argument("--workers", type=int, default=1, help="external: processes")
+    im.add_argument(
+        "--tokenizer", default="train", help="external: 'train', a built pool, or a folder"
+    )
+    im.add_argument("--evals-from", help="external: built pool whose eval data to copy")
+    im.add_argument("--id-field", help="dclm: the record field holding the id (a.b)")
+    im.add_argument("--metadata", help="datacomp: parquet file or folder (default: source's)")
+    im.add_argument(
+        "--image-sizes",
+        type=lambda v: [int(x) for x in v.split(",")],
+        default=[32, 64],
+        help="datacomp: image cache sizes in px, comma-separated",
+    )
     im.set_defaults(func=_pool_import)
 
     s = sub.add_parser("select", help="write a baseline subset")
@@ -316,7 +360,10 @@ def build_parser() -> argparse.ArgumentParser:
     c.add_argument("--json", action="store_true")
     c.set_defaults(func=_subset_check)
 
-    t = sub.add_parser("train", help="train and evaluate with a scale's fixed recipe")
+    t = sub.add_parser(
+        "train",
+        help="train and evaluate with a scale's fixed recipe (re-run a killed run to resume it)",
+    )
     t.add_argument("--scale", required=True)
     t.add_argument("--track", default="lm", choices=["lm", "clip"])
     t.add_argument("--subset", help="subset file; default: the whole pool")
@@ -326,6 +373,13 @@ def build_parser() -> argparse.ArgumentParser:
     t.add_argument("--runs-dir", default="runs")
     t.add_argument("--wandb", default="offline", choices=["offline", "online", "disabled"])
     t.add_argument("--no-progress", action="store_true")
+    t.add_argument(
+        "--nproc",
+        type=int,
+        default=1,
+        help="processes to train with (torchrun's agent; DDP or FSDP per runtime.parallel; "
+        "gloo on CPU, nccl on GPUs). Or: torchrun --nproc-per-node N -m benchmark.cli train ...",
+    )
     t.add_argument("overrides", nargs="*", help="Hydra overrides, e.g. optim.lr=1e-3")
     t.set_defaults(func=_train)
 
@@ -365,6 +419,11 @@ def build_parser() -> argparse.ArgumentParser:
         "--rescore",
         action="store_true",
         help="re-aggregate the entry under today's suite version (same tasks) without the model",
+    )
+    e.add_argument(
+        "--fresh",
+        action="store_true",
+        help="run every task again (default: reuse tasks a killed evaluation finished)",
     )
     e.set_defaults(func=_eval)
     return p

@@ -6,7 +6,8 @@ Unknown keys are rejected with the valid ones listed, and cross-field checks liv
 :meth:`Recipe.validate`. Each recipe has a hash over its *fixed* fields; an override of
 a fixed field makes a run non-standard (its entry is marked so and never ranked with
 standard ones). Fields that change speed or memory but not the result (micro batch,
-eval batch, thread count, torch.compile) and the seed may be changed freely.
+eval batch, thread count, torch.compile, DDP or FSDP, checkpoint interval) and the seed
+may be changed freely.
 
     recipe = load_recipe("lm", "small", overrides=["optim.lr=1e-3"])
     recipe.sha256, recipe.standard
@@ -26,8 +27,25 @@ from benchmark.paths import scales_dir
 
 # Overrides of these keys do not change what is trained, so they keep a run standard.
 FREE_KEYS = frozenset(
-    {"seed", "data.micro_batch_size", "eval.batch_size", "runtime.compile", "runtime.num_threads"}
+    {
+        "seed",
+        "data.micro_batch_size",
+        "eval.batch_size",
+        "runtime.compile",
+        "runtime.num_threads",
+        "runtime.parallel",
+        "runtime.checkpoint_every",
+    }
 )
+
+# Optional fields added after the first recipes were hashed, with their defaults. At its
+# default such a field is left out of the hash input, so older recipes keep their hashes
+# (and their leaderboard entries stay comparable); set to anything else, it is hashed.
+LATE_DEFAULTS: dict[str, Any] = {
+    "model.vocab_size": None,
+    "data.tokenizer": None,
+    "optim.z_loss": 0.0,
+}
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -39,6 +57,7 @@ class LMModel:
     num_heads: int  # attention heads (head_dim = hidden_size / num_heads)
     intermediate_size: int  # MLP width (SwiGLU)
     tie_word_embeddings: bool = True  # share input and output embeddings
+    vocab_size: int | None = None  # embedding rows (padded); None: the pool tokenizer's size
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -46,6 +65,7 @@ class LMData:
     """How tokens are fed: packed sequences, a fixed token budget."""
 
     seq_len: int  # tokens per training sequence
+    tokenizer: str | None = None  # tokenizer the pool must be tokenized with; None: the pool's own
     train_tokens: int  # token budget, fixed whatever the subset's size (small subsets repeat)
     global_batch_size: int  # sequences per optimizer step, over all processes
     micro_batch_size: int  # sequences per forward pass per process (memory knob only)
@@ -56,10 +76,12 @@ class ClipModel:
     """An open_clip model from a config file ``scales/clip/models/<config>.json``.
 
     The file is registered with open_clip (``add_model_config``) and its content is part
-    of the recipe hash; its vision image size must match ``data.image_size``.
+    of the recipe hash; its vision image size must match ``data.image_size``. A name with
+    no file there is looked up among open_clip's built-in configs (``ViT-B-32``), read
+    from the installed wheel, never downloaded.
     """
 
-    config: str  # model config name (file stem under scales/clip/models/)
+    config: str  # model config name (file stem under scales/clip/models/, or open_clip's)
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -84,6 +106,7 @@ class Optim:
     beta2: float = 0.95
     eps: float = 1e-8
     grad_clip: float = 1.0  # max global grad norm; 0 disables
+    z_loss: float = 0.0  # LM only: weight of the z-loss, mean of logsumexp(logits)**2 (PaLM)
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -92,7 +115,9 @@ class Runtime:
 
     precision: str = "auto"  # "auto" (bf16 where the hardware has it), "bf16", "fp32"
     compile: bool = False  # torch.compile the model
-    num_threads: int = 0  # torch intra-op threads; 0 = all cores
+    num_threads: int = 0  # torch intra-op threads; 0 = all cores (shared among processes)
+    parallel: str = "ddp"  # with several processes: "ddp" (replicas) or "fsdp" (fully_shard)
+    checkpoint_every: int = 0  # steps between resume checkpoints; 0 = 5% marks, >= 5 min apart
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -107,6 +132,7 @@ class Expected:
 
     hardware: str
     minutes: float  # wall time of train + eval on that hardware
+    gpu_hours: float | None = None  # accelerator-hours of training, where published or measured
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -178,6 +204,16 @@ class Recipe:
                 f"recipe {self.name}: runtime.precision {self.runtime.precision!r} is not one "
                 "of auto, bf16, fp32"
             )
+        if self.runtime.parallel not in ("ddp", "fsdp"):
+            raise RecipeError(
+                f"recipe {self.name}: runtime.parallel {self.runtime.parallel!r} is not one "
+                "of ddp, fsdp"
+            )
+        if self.runtime.checkpoint_every < 0:
+            raise RecipeError(
+                f"recipe {self.name}: runtime.checkpoint_every must be >= 0 (0 = automatic), "
+                f"got {self.runtime.checkpoint_every}"
+            )
         for name, value in (("optim.lr", o.lr), ("data budget", self.budget)):
             if value <= 0:
                 raise RecipeError(f"recipe {self.name}: {name} must be positive, got {value}")
@@ -188,6 +224,11 @@ class Recipe:
 
 
 def _coerce(value: Any, typ: Any, where: str) -> Any:
+    args = typing.get_args(typ)
+    if type(None) in args:  # an optional field: None, or a value of the other type
+        if value is None:
+            return None
+        typ = next(a for a in args if a is not type(None))
     if typ is float and isinstance(value, int | float) and not isinstance(value, bool):
         return float(value)
     if typ is float and isinstance(value, str):
@@ -250,7 +291,12 @@ def _fixed_part(d: dict[str, Any]) -> dict[str, Any]:
         if key in ("overrides", "standard", "sha256", "seed", "expected"):
             continue
         if isinstance(value, dict):
-            out[key] = {k: v for k, v in value.items() if f"{key}.{k}" not in FREE_KEYS}
+            out[key] = {
+                k: v
+                for k, v in value.items()
+                if f"{key}.{k}" not in FREE_KEYS
+                and not (f"{key}.{k}" in LATE_DEFAULTS and v == LATE_DEFAULTS[f"{key}.{k}"])
+            }
         else:
             out[key] = value
     return out
@@ -264,19 +310,52 @@ def clip_model_file(config: str) -> Path:
     path = clip_models_dir() / f"{config}.json"
     if not path.is_file():
         valid = ", ".join(sorted(p.stem for p in clip_models_dir().glob("*.json"))) or "none"
-        raise RecipeError(f"no CLIP model config {config!r}; valid: {valid}")
+        raise RecipeError(
+            f"no CLIP model config {config!r}; valid: {valid}, or a built-in open_clip "
+            "config name (e.g. ViT-B-32)"
+        )
     return path
 
 
 def clip_model_config(config: str) -> dict[str, Any]:
-    """The open_clip model config (``embed_dim``, ``vision_cfg``, ``text_cfg``) named ``config``."""
+    """The open_clip model config (``embed_dim``, ``vision_cfg``, ``text_cfg``) named ``config``.
+
+    The repo's file ``scales/clip/models/<config>.json`` first; else open_clip's built-in
+    config of that name (``ViT-B-32``, ``ViT-L-14``), read from the installed wheel. Names
+    with a schema (``hf-hub:``, ``local-dir:``) are refused: a recipe never downloads.
+    """
     import json
 
+    if not (clip_models_dir() / f"{config}.json").is_file() and ":" not in config:
+        import open_clip
+
+        builtin = open_clip.get_model_config(config)
+        if builtin is not None:
+            return builtin
     return json.loads(clip_model_file(config).read_text())
 
 
 def available_scales(track: str) -> list[str]:
     return sorted(p.stem for p in (scales_dir() / track).glob("*.yaml"))
+
+
+def _add_if_optional(override: str, track: str) -> str:
+    """``runtime.parallel=fsdp`` as ``++runtime.parallel=fsdp`` (set, adding it if absent)
+    when it names a field with a default, which a recipe file may leave out."""
+    path = override.split("=", 1)[0]
+    if "=" not in override or path[:1] in "+~" or path.count(".") != 1:
+        return override
+    section, name = path.split(".")
+    hints = {**typing.get_type_hints(Recipe), **TRACKS.get(track, {})}
+    cls = hints.get(section)
+    if not (isinstance(cls, type) and dataclasses.is_dataclass(cls)):
+        return override
+    optional = {
+        f.name
+        for f in dataclasses.fields(cls)
+        if f.default is not dataclasses.MISSING or f.default_factory is not dataclasses.MISSING
+    }
+    return f"++{override}" if name in optional else override
 
 
 def compose_dict(track: str, scale: str, overrides: list[str] | tuple[str, ...] = ()) -> dict:
@@ -290,9 +369,10 @@ def compose_dict(track: str, scale: str, overrides: list[str] | tuple[str, ...] 
     if not (directory / f"{scale}.yaml").is_file():
         valid = ", ".join(available_scales(track)) or "none"
         raise RecipeError(f"no scale {scale!r} for track {track!r}; valid scales: {valid}")
+    overrides = [_add_if_optional(o, track) for o in overrides]
     try:
         with initialize_config_dir(config_dir=str(directory.resolve()), version_base=None):
-            cfg = compose(config_name=scale, overrides=list(overrides))
+            cfg = compose(config_name=scale, overrides=overrides)
     except (HydraException, OmegaConfBaseException) as exc:
         first = str(exc).strip().splitlines()[0]
         raise RecipeError(f"bad override for scale {track}/{scale}: {first}") from None

@@ -5,6 +5,12 @@
 With no subset file the whole pool is used (the "no filtering" baseline). The embedded
 pool is built first when missing. A run directory (``runs/<name>/``) holds the resolved
 recipe, the training log, the checkpoint, the eval outputs and ``entry.json``.
+
+A run killed before its entry is written is resumed by the same call (same arguments,
+so the same run directory): training from its last resume checkpoint, evaluation from
+its last finished task. ``num_processes`` > 1 trains with that many processes (DDP or
+FSDP, ``runtime.parallel``), launched here as torchrun would; under ``torchrun`` itself
+every process calls :func:`run_train` and rank 0 alone evaluates and writes the entry.
 """
 
 from __future__ import annotations
@@ -26,6 +32,9 @@ from benchmark.leaderboard.entry import build_entry, write_entry
 from benchmark.pool.build import ensure_pool
 from benchmark.pool.store import Pool
 from benchmark.subset import Subset, load_subset, num_tokens, whole_pool
+from benchmark.train import distributed
+from benchmark.train.common import TrainResult
+from benchmark.train.resume import load_result, run_key, save_result
 
 log = logging.getLogger(__name__)
 
@@ -56,7 +65,8 @@ def prepare(
     """Everything checked before any training starts."""
     recipe = load_recipe(track, scale, overrides, seed=seed)
     suite = load_suite(track, recipe.eval.suite)
-    pool = ensure_pool(recipe.pool)
+    with distributed.main_first():  # under torchrun, rank 0 builds a missing pool
+        pool = ensure_pool(recipe.pool)
     if pool.track != recipe.track:
         raise BenchError(
             f"recipe {recipe.name} is for the {recipe.track} track but pool {pool.name} is a "
@@ -77,7 +87,9 @@ def run_train(
     runs_dir: Path = Path("runs"),
     wandb_mode: str = "offline",
     progress: bool = True,
-) -> tuple[Path, dict[str, Any]]:
+) -> tuple[Path, dict[str, Any]] | None:
+    """Train, evaluate, write the entry; its path and content (None on ranks other than 0)."""
+    distributed.init()
     recipe, suite, pool, subset = prepare(track, scale, subset_file, seed, overrides or [])
     train, evaluate = _stages(track)
     if name is None:  # a repeated default run gets the next free suffix: -r2, -r3, ...
@@ -92,18 +104,29 @@ def run_train(
     if (run_dir / "entry.json").exists():
         raise BenchError(f"run {run_dir} already has an entry; pass another --name or remove it")
     run_dir.mkdir(parents=True, exist_ok=True)
-    with atomic_path(run_dir / "recipe.yaml") as tmp:
-        tmp.write_text(yaml.safe_dump(recipe.to_dict(), sort_keys=False))
-    log.info(
-        "run %s: recipe %s (%s), pool %s, %d uids",
-        name,
-        recipe.name,
-        "standard" if recipe.standard else "NON-STANDARD",
-        pool.name,
-        subset.num_uids,
-    )
+    key = run_key(recipe, pool, subset)
+    result = distributed.broadcast(_finished(run_dir, key) if distributed.is_main() else None)
+    if isinstance(result, str):
+        raise BenchError(result)
+    if distributed.is_main():
+        with atomic_path(run_dir / "recipe.yaml") as tmp:
+            tmp.write_text(yaml.safe_dump(recipe.to_dict(), sort_keys=False))
+        log.info(
+            "run %s: recipe %s (%s), pool %s, %d uids%s",
+            name,
+            recipe.name,
+            "standard" if recipe.standard else "NON-STANDARD",
+            pool.name,
+            subset.num_uids,
+            ", trained earlier: evaluating" if result else "",
+        )
     t0 = time.time()
-    result = train(recipe, pool, subset, run_dir, wandb_mode=wandb_mode, progress=progress)
+    if result is None:
+        result = train(recipe, pool, subset, run_dir, wandb_mode=wandb_mode, progress=progress)
+        if distributed.is_main():
+            save_result(run_dir, key, result)
+    if not distributed.is_main():
+        return None  # rank 0 evaluates and writes the entry
     metrics = evaluate(
         result.checkpoint, suite, pool.evals_dir, run_dir, batch_size=recipe.eval.batch_size
     )
@@ -121,9 +144,53 @@ def run_train(
     return write_entry(run_dir, entry), entry
 
 
-def evaluate_run(run_dir: Path) -> dict[str, Any]:
-    """Re-evaluate a run's checkpoint with the suite its recipe names."""
+def train_only(
+    *,
+    track: str,
+    scale: str,
+    run_dir: Path,
+    subset_file: Path | None = None,
+    seed: int | None = None,
+    overrides: list[str] | None = None,
+    num_processes: int = 1,
+    wandb_mode: str = "disabled",
+    progress: bool = False,
+) -> TrainResult:
+    """Train into ``run_dir`` without evaluating (loss curves, checks, benchmarks); resumes
+    like :func:`run_train`. With ``num_processes`` > 1, rank 0's result."""
+    kwargs = dict(locals())
+    if num_processes > 1 and distributed.world_size() == 1:
+        kwargs["num_processes"] = 1
+        return distributed.launch(num_processes, _train_worker, kwargs)
+    distributed.init()
+    recipe, _, pool, subset = prepare(track, scale, subset_file, seed, overrides or [])
+    run_dir.mkdir(parents=True, exist_ok=True)
+    train, _ = _stages(track)
+    return train(recipe, pool, subset, run_dir, wandb_mode=wandb_mode, progress=progress)
+
+
+def _train_worker(kwargs: dict[str, Any]) -> TrainResult:
+    try:
+        return train_only(**kwargs)
+    finally:
+        distributed.shutdown()
+
+
+def _finished(run_dir: Path, key: dict[str, Any]) -> TrainResult | str | None:
+    """The result of a training that finished earlier in ``run_dir``, or why it does not
+    fit this run (a message every rank raises)."""
+    try:
+        return load_result(run_dir, key)
+    except BenchError as exc:
+        return str(exc)
+
+
+def evaluate_run(run_dir: Path, *, fresh: bool = False) -> dict[str, Any]:
+    """Re-evaluate a run's checkpoint with the suite its recipe names. Tasks already
+    finished for this checkpoint and task definition are reused (a killed evaluation
+    resumes) unless ``fresh``."""
     import json
+    import shutil
 
     from benchmark.io import write_json
     from benchmark.pool.store import open_pool
@@ -132,6 +199,8 @@ def evaluate_run(run_dir: Path) -> dict[str, Any]:
     if not recipe_path.is_file() or not (run_dir / "checkpoint").is_dir():
         raise BenchError(f"{run_dir} is not a run directory (needs recipe.yaml and checkpoint/)")
     recipe = yaml.safe_load(recipe_path.read_text())
+    if fresh:
+        shutil.rmtree(run_dir / "eval" / "done", ignore_errors=True)
     pool = open_pool(recipe["pool"])
     suite = load_suite(recipe["track"], recipe["eval"]["suite"])
     _, evaluate = _stages(recipe["track"])
@@ -163,11 +232,53 @@ def rescore_run(run_dir: Path) -> dict[str, Any]:
 
 
 def run_seeds(
-    seeds: list[int | None], *, name: str | None = None, **kwargs: Any
+    seeds: list[int | None],
+    *,
+    name: str | None = None,
+    num_processes: int = 1,
+    **kwargs: Any,
 ) -> list[tuple[Path, dict[str, Any]]]:
-    """One run per seed (``--seeds 0,1,2``); an explicit name gains ``-s<seed>``."""
+    """One run per seed (``--seeds 0,1,2``); an explicit name gains ``-s<seed>``.
+
+    ``num_processes`` > 1 launches that many processes (torchrun's agent) after checking
+    the recipe, the pool and the subset here; the entries come back from rank 0."""
+    if num_processes < 1:
+        raise BenchError(f"--nproc must be at least 1, got {num_processes}")
+    if num_processes > 1 and distributed.world_size() > 1:
+        raise BenchError("--nproc is for a plain `bench train`; under torchrun leave it out")
+    if num_processes > 1:
+        for seed in seeds:  # fail here, in one line, on what the workers would fail on
+            prepare(
+                kwargs["track"],
+                kwargs["scale"],
+                kwargs.get("subset_file"),
+                seed,
+                kwargs.get("overrides") or [],
+            )
+        levels = {  # the workers log as this process does (the CLI quiets some libraries)
+            n: lg.level
+            for n, lg in logging.root.manager.loggerDict.items()
+            if isinstance(lg, logging.Logger) and lg.level
+        }
+        levels[""] = logging.getLogger().getEffectiveLevel()
+        return distributed.launch(num_processes, _worker, seeds, name, kwargs, levels)
     out = []
-    for seed in seeds:
-        run_name = f"{name}-s{seed}" if name and len(seeds) > 1 else name
-        out.append(run_train(seed=seed, name=run_name, **kwargs))
+    try:
+        for seed in seeds:
+            run_name = f"{name}-s{seed}" if name and len(seeds) > 1 else name
+            done = run_train(seed=seed, name=run_name, **kwargs)
+            if done is not None:
+                out.append(done)
+    finally:
+        distributed.shutdown()
     return out
+
+
+def _worker(
+    seeds: list[int | None], name: str | None, kwargs: dict[str, Any], levels: dict[str, int]
+) -> list[tuple[Path, dict[str, Any]]]:
+    """One process of ``run_seeds(num_processes=N)`` (started by torch's elastic agent)."""
+    logging.basicConfig(level=levels.pop(""), format="%(levelname)s %(name)s: %(message)s")
+    for logger, level in levels.items():
+        logging.getLogger(logger).setLevel(level)
+    return run_seeds(seeds, name=name, **kwargs)

@@ -9,7 +9,8 @@ The checkpoint is loaded the way users load it, with
 class names from the task's ``classes.json``) and ``recall_at_k`` for retrieval.
 Per-item results (correct or not, the probability of the true class, per-item
 recall) go to ``RUN_DIR/eval/items.jsonl`` so two entries can be compared item by
-item; results are appended per task, so the file is complete only when every task ran.
+item. Each finished task is kept in the run directory (``resume``), so a killed
+evaluation re-run starts at the first unfinished task.
 
 Task data lives in the pool's ``evals/<task>/`` (built with the pool, never part of it):
 ``images.npy`` (uint8, ``(N, H, W, 3)``), and ``labels.npy`` + ``classes.json``
@@ -30,8 +31,8 @@ import torch
 import torch.nn.functional as F
 
 from benchmark.errors import EvalError
+from benchmark.evaluate.resume import FinishedTasks
 from benchmark.evaluate.suite import Suite, TaskSpec, metrics_block
-from benchmark.io import atomic_path
 
 log = logging.getLogger(__name__)
 
@@ -209,16 +210,26 @@ def evaluate_clip(
     """Evaluate ``checkpoint`` on ``suite``; return the entry's ``metrics`` block."""
     t0 = time.time()
     device = "cuda" if torch.cuda.is_available() else "cpu"
-    model, tokenizer, size = load_checkpoint(checkpoint, device)
     kinds = {spec.name: task_kind(data_dir, spec.name) for spec in suite.tasks}
+    done = FinishedTasks(run_dir, suite, checkpoint)
     tasks: dict[str, dict[str, Any]] = {}
-    with atomic_path(run_dir / "eval" / "items.jsonl") as tmp, open(tmp, "w") as f:
-        for spec in suite.tasks:
-            fn = classify if kinds[spec.name] == "classification" else retrieve
-            metrics, items = fn(model, tokenizer, data_dir / spec.name, size, batch_size, device)
-            tasks[spec.name] = _task_entry(spec, metrics, len(items))
-            for row in items:
-                f.write(json.dumps({"task": spec.name, **row}) + "\n")
+    items: dict[str, list[dict[str, Any]]] = {}
+    loaded = None
+    for spec in suite.tasks:
+        hit = done.get(spec)
+        if hit is not None:
+            tasks[spec.name], items[spec.name] = hit
+            log.info("task %s: finished earlier", spec.name)
+            continue
+        if loaded is None:
+            loaded = load_checkpoint(checkpoint, device)
+        model, tokenizer, size = loaded
+        fn = classify if kinds[spec.name] == "classification" else retrieve
+        metrics, rows = fn(model, tokenizer, data_dir / spec.name, size, batch_size, device)
+        tasks[spec.name] = _task_entry(spec, metrics, len(rows))
+        items[spec.name] = [{"task": spec.name, **row} for row in rows]
+        done.put(spec, tasks[spec.name], items[spec.name])
+    done.write_items(items)
     return {**metrics_block(suite, tasks), "eval_seconds": round(time.time() - t0, 1)}
 
 

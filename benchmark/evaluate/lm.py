@@ -12,12 +12,12 @@ the same folder works with lm-eval's own CLI:
 Besides each task's main metric, the probability the model gives the correct choice
 (softmax over the choices' log-likelihoods) is recorded as ``prob_correct``: a
 continuous metric that ranks data better at small scale (DataDecide). Per-item results
-go to ``RUN_DIR/eval/items.jsonl`` so entries can be compared item by item.
+go to ``RUN_DIR/eval/items.jsonl`` so entries can be compared item by item. Tasks run one
+at a time and each finished one is kept (``resume``): a killed evaluation resumes per task.
 """
 
 from __future__ import annotations
 
-import json
 import logging
 import math
 import time
@@ -25,8 +25,8 @@ from pathlib import Path
 from typing import Any
 
 from benchmark.errors import EvalError
-from benchmark.evaluate.suite import Suite, metrics_block
-from benchmark.io import atomic_path
+from benchmark.evaluate.resume import FinishedTasks
+from benchmark.evaluate.suite import Suite, TaskSpec, metrics_block
 
 log = logging.getLogger(__name__)
 
@@ -77,15 +77,37 @@ def evaluate_lm(
     batch_size: int = 32,
     limit: int | None = None,
 ) -> dict[str, Any]:
-    """Evaluate ``checkpoint`` on ``suite``; return the entry's ``metrics`` block."""
-    import lm_eval
+    """Evaluate ``checkpoint`` on ``suite``; return the entry's ``metrics`` block.
+
+    One ``simple_evaluate`` call per task; each finished task is kept in the run
+    directory, so a killed evaluation re-run starts at the first unfinished task."""
+    t0 = time.time()
+    task_dir = materialize_tasks(suite, data_dir, run_dir / "eval" / "tasks")
+    done = FinishedTasks(run_dir, suite, checkpoint, limit=limit)
+    tasks: dict[str, dict[str, Any]] = {}
+    items: dict[str, list[dict[str, Any]]] = {}
+    lm = manager = None
+    for spec in suite.tasks:
+        hit = done.get(spec)
+        if hit is not None:
+            tasks[spec.name], items[spec.name] = hit
+            log.info("task %s: finished earlier", spec.name)
+            continue
+        if lm is None:
+            lm, manager = _load(checkpoint, task_dir, batch_size)
+        tasks[spec.name], items[spec.name] = _run_task(lm, manager, spec, limit)
+        done.put(spec, tasks[spec.name], items[spec.name])
+    done.write_items(items)
+    return {**metrics_block(suite, tasks), "eval_seconds": round(time.time() - t0, 1)}
+
+
+def _load(checkpoint: Path, task_dir: Path, batch_size: int):
+    """lm-eval's wrapper around the checkpoint, and a task manager for the suite's YAMLs."""
     import torch
     from lm_eval.models.huggingface import HFLM
     from lm_eval.tasks import TaskManager
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
-    t0 = time.time()
-    task_dir = materialize_tasks(suite, data_dir, run_dir / "eval" / "tasks")
     model = AutoModelForCausalLM.from_pretrained(str(checkpoint), dtype=torch.float32)
     tokenizer = AutoTokenizer.from_pretrained(str(checkpoint))
     device = "cuda" if torch.cuda.is_available() else "cpu"
@@ -96,14 +118,19 @@ def evaluate_lm(
         max_length=model.config.max_position_embeddings,
         device=device,
     )
-    manager = TaskManager(include_path=str(task_dir), include_defaults=False)
-    fewshot = {t.num_fewshot for t in suite.tasks}
-    if len(fewshot) > 1:
-        raise EvalError(f"suite {suite.name}: mixed num_fewshot is not supported yet")
+    return lm, TaskManager(include_path=str(task_dir), include_defaults=False)
+
+
+def _run_task(
+    lm, manager, spec: TaskSpec, limit: int | None
+) -> tuple[dict[str, Any], list[dict[str, Any]]]:
+    """One task through ``simple_evaluate``: its entry and its per-item rows."""
+    import lm_eval
+
     out = lm_eval.simple_evaluate(
         model=lm,
-        tasks=[t.name for t in suite.tasks],
-        num_fewshot=fewshot.pop(),
+        tasks=[spec.name],
+        num_fewshot=spec.num_fewshot,
         task_manager=manager,
         log_samples=True,
         limit=limit,
@@ -113,44 +140,41 @@ def evaluate_lm(
         torch_random_seed=0,
         fewshot_random_seed=0,
     )
-    results, samples = out["results"], out.get("samples", {})
-    tasks: dict[str, dict[str, Any]] = {}
-    with atomic_path(run_dir / "eval" / "items.jsonl") as tmp, open(tmp, "w") as f:
-        for spec in suite.tasks:
-            res = results.get(spec.name)
-            if res is None:
-                raise EvalError(f"lm-eval returned no result for task {spec.name}")
-            key = f"{spec.metric},none"
-            if key not in res:
-                raise EvalError(
-                    f"task {spec.name} has no metric {spec.metric!r}; it reports "
-                    f"{', '.join(k.split(',')[0] for k in res if ',' in k)}"
-                )
-            value = float(res[key])
-            stderr = res.get(f"{spec.metric}_stderr,none")
-            probs = []
-            for s in samples.get(spec.name, []):
-                row = {"task": spec.name, "doc_id": s["doc_id"]}
-                for m in ("acc", "acc_norm", "bits_per_byte"):
-                    if m in s:
-                        v = s[m]
-                        row[m] = list(v) if isinstance(v, tuple) else v
-                p = _prob_correct(s)
-                if p is not None:
-                    row["prob_correct"] = round(p, 6)
-                    probs.append(p)
-                f.write(json.dumps(row) + "\n")
-            entry = {
-                "metric": spec.metric,
-                "value": value,
-                "random_baseline": spec.random_baseline,
-                "centered": spec.centered(value),
-                "higher_is_better": spec.higher_is_better,
-                "stderr": float(stderr) if isinstance(stderr, int | float) else None,
-                "n": len(samples.get(spec.name, [])),
-                "tags": list(spec.tags),
-            }
-            if probs:
-                entry["prob_correct"] = sum(probs) / len(probs)
-            tasks[spec.name] = entry
-    return {**metrics_block(suite, tasks), "eval_seconds": round(time.time() - t0, 1)}
+    res = out["results"].get(spec.name)
+    samples = out.get("samples", {}).get(spec.name, [])
+    if res is None:
+        raise EvalError(f"lm-eval returned no result for task {spec.name}")
+    key = f"{spec.metric},none"
+    if key not in res:
+        raise EvalError(
+            f"task {spec.name} has no metric {spec.metric!r}; it reports "
+            f"{', '.join(k.split(',')[0] for k in res if ',' in k)}"
+        )
+    value = float(res[key])
+    stderr = res.get(f"{spec.metric}_stderr,none")
+    probs = []
+    rows = []
+    for s in samples:
+        row = {"task": spec.name, "doc_id": s["doc_id"]}
+        for m in ("acc", "acc_norm", "bits_per_byte"):
+            if m in s:
+                v = s[m]
+                row[m] = list(v) if isinstance(v, tuple) else v
+        p = _prob_correct(s)
+        if p is not None:
+            row["prob_correct"] = round(p, 6)
+            probs.append(p)
+        rows.append(row)
+    entry = {
+        "metric": spec.metric,
+        "value": value,
+        "random_baseline": spec.random_baseline,
+        "centered": spec.centered(value),
+        "higher_is_better": spec.higher_is_better,
+        "stderr": float(stderr) if isinstance(stderr, int | float) else None,
+        "n": len(samples),
+        "tags": list(spec.tags),
+    }
+    if probs:
+        entry["prob_correct"] = sum(probs) / len(probs)
+    return entry, rows

@@ -12,7 +12,11 @@ global batch whatever the micro batch or the number of processes: with gradient
 accumulation, features of the whole batch are computed first without gradients and
 each micro batch is then re-run with gradients against them (open_clip's ``accum_freq``
 scheme; the temperature takes its gradient in one pass only), so the loss and its gradient
-are those of the full batch.
+are those of the full batch. With several processes each takes its own slice of the
+global batch and open_clip's ``ClipLoss`` gathers the features of all of them with their
+gradients (``gather_with_grad``, ``local_loss``: each process scores its rows against
+the whole batch), so the contrastive batch is still the global batch; DDP or FSDP
+averages the gradients. Resume checkpoints as for the LM track (``resume``).
 
 The checkpoint is ``open_clip_config.json`` + ``open_clip_model.safetensors`` + the
 tokenizer, which ``open_clip.create_model_and_transforms("local-dir:PATH")`` and
@@ -25,6 +29,7 @@ import json
 import logging
 import math
 import time
+from contextlib import nullcontext
 from pathlib import Path
 
 import numpy as np
@@ -34,15 +39,18 @@ from benchmark.config import ClipData, ClipModel, Recipe, clip_model_config, cli
 from benchmark.errors import PoolError, RecipeError
 from benchmark.pool.store import Pool
 from benchmark.subset import Subset
+from benchmark.train import distributed
 from benchmark.train.common import (
     TrainResult,
     budget_tail,
+    local_share,
     make_optimizer,
     optimizer_step,
     setup_runtime,
     start_logging,
     step_loss,
 )
+from benchmark.train.resume import Cadence, full_model_state, load_state, run_key, save_state
 
 log = logging.getLogger(__name__)
 
@@ -142,9 +150,17 @@ def model_flops_per_sample(model: torch.nn.Module, cfg: dict) -> float:
 
 
 def contrastive_step(
-    model, loss_fn, images: torch.Tensor, texts: torch.Tensor, micro: int, autocast
+    model,
+    loss_fn,
+    images: torch.Tensor,
+    texts: torch.Tensor,
+    micro: int,
+    autocast,
+    wrapped: torch.nn.Module | None = None,
 ) -> torch.Tensor:
-    """Forward and backward for one global batch; returns the (detached) batch loss."""
+    """Forward and backward for one batch (this process's share of the global batch);
+    returns the (detached) loss. ``wrapped``: the DDP/FSDP module, whose gradients are
+    synchronised in the last micro batch's backward only."""
     if micro >= images.shape[0]:
         with autocast():
             out = model(images, texts)
@@ -158,18 +174,25 @@ def contrastive_step(
     txt_feats = [c["text_features"] for c in cached]
     total = torch.zeros((), device=images.device)
     for j, (i, t) in enumerate(chunks):
-        with autocast():
-            out = model(i, t)
-            all_img = torch.cat(img_feats[:j] + [out["image_features"]] + img_feats[j + 1 :])
-            all_txt = torch.cat(txt_feats[:j] + [out["text_features"]] + txt_feats[j + 1 :])
-            scale = out["logit_scale"] if j == 0 else out["logit_scale"].detach()
-            loss = loss_fn(all_img, all_txt, scale)
-        loss.backward()  # exact: only micro batch j's features (and, once, the scale) carry grads
+        last = j == len(chunks) - 1
+        sync = distributed.grad_sync(wrapped, last) if wrapped is not None else nullcontext()
+        with sync:
+            with autocast():
+                out = model(i, t)
+                all_img = torch.cat(img_feats[:j] + [out["image_features"]] + img_feats[j + 1 :])
+                all_txt = torch.cat(txt_feats[:j] + [out["text_features"]] + txt_feats[j + 1 :])
+                scale = out["logit_scale"] if j == 0 else out["logit_scale"].detach()
+                if j and wrapped is not None:  # in the graph with a zero gradient, for DDP
+                    scale = scale + 0 * out["logit_scale"]
+                loss = loss_fn(all_img, all_txt, scale)
+            loss.backward()  # exact: only micro batch j's features (once, the scale) carry grads
         total = loss.detach()
     return total
 
 
-def save_checkpoint(model, tokenizer, cfg: dict, image_size: int, ckpt: Path) -> None:
+def save_checkpoint(
+    state: dict[str, torch.Tensor], tokenizer, cfg: dict, image_size: int, ckpt: Path
+) -> None:
     """open_clip's local-dir layout: config + safetensors weights + tokenizer files."""
     from open_clip.constants import OPENAI_DATASET_MEAN, OPENAI_DATASET_STD
     from safetensors.torch import save_file
@@ -192,7 +215,7 @@ def save_checkpoint(model, tokenizer, cfg: dict, image_size: int, ckpt: Path) ->
             },
         },
     )
-    state = {k: v.detach().contiguous() for k, v in model.state_dict().items()}
+    state = {k: v.detach().contiguous() for k, v in state.items()}
     save_file(state, str(ckpt / "open_clip_model.safetensors"))
     tokenizer.save_pretrained(str(ckpt))
 
@@ -218,7 +241,6 @@ def train_clip(
     cfg = clip_model_config(recipe.model.config)
     tokenizer = pool.load_tokenizer()
     check_tokenizer(tokenizer, cfg["text_cfg"], recipe.model.config)
-    per_rank = d.global_batch_size // rt.world_size
     if d.global_batch_size % rt.world_size:
         raise RecipeError(
             f"global batch {d.global_batch_size} is not divisible by {rt.world_size} processes"
@@ -236,12 +258,12 @@ def train_clip(
     model = build_model(recipe).to(rt.device)
     num_params = sum(p.numel() for p in model.parameters())
     flops_per_sample = model_flops_per_sample(model, cfg)
+    wrapped, unsharded = distributed.parallelize(model, recipe.runtime.parallel, _blocks())
     opt, sched = make_optimizer(model, recipe.optim, num_steps)
-    fwd = model
-    if rt.world_size > 1:
-        fwd = torch.nn.parallel.DistributedDataParallel(model)
-    if recipe.runtime.compile:
-        fwd = torch.compile(fwd)
+    key = run_key(recipe, pool, subset)
+    state = load_state(run_dir, key, model, opt, sched)
+    cadence = Cadence(recipe.runtime.checkpoint_every, num_steps)
+    fwd = torch.compile(wrapped) if recipe.runtime.compile else wrapped
     loss_fn = ClipLoss(
         local_loss=rt.world_size > 1,
         gather_with_grad=rt.world_size > 1,
@@ -257,22 +279,33 @@ def train_clip(
         progress=progress,
         total=num_steps * d.global_batch_size,
         unit="pair",
+        start_step=state.step,
+        per_step=d.global_batch_size,
     )
-    losses: list[float] = []
-    t0 = time.time()
+    t0 = time.time() - state.elapsed_s
     try:
         model.train()
-        for step in range(num_steps):
+        for step in range(state.step, num_steps):
             batch = local[step * d.global_batch_size : (step + 1) * d.global_batch_size]
-            mine = batch[rt.rank * per_rank : (rt.rank + 1) * per_rank]
+            mine = local_share(batch, rt)  # this process's slice of the global batch
             x = to_input(images[mine])  # (B, 3, H, W)
             t = torch.from_numpy(tokens[mine]).to(rt.device)  # (B, T)
-            loss = contrastive_step(fwd, loss_fn, x, t, d.micro_batch_size, rt.autocast)
-            grad_norm = optimizer_step(model, opt, sched, recipe.optim.grad_clip)
+            loss = contrastive_step(
+                fwd,
+                loss_fn,
+                x,
+                t,
+                d.micro_batch_size,
+                rt.autocast,
+                wrapped if rt.world_size > 1 else None,
+            )
+            grad_norm = optimizer_step(model, opt, sched, recipe.optim.grad_clip, unsharded)
             with torch.no_grad():  # CLIP's temperature clamp, as open_clip's trainer does
                 model.logit_scale.clamp_(0, math.log(100))
             value = step_loss(loss, rt, step)
-            losses.append(value)
+            state.losses.append(value)
+            state.step = step + 1
+            state.elapsed_s = time.time() - t0
             sink.log(
                 {
                     "step": step + 1,
@@ -281,17 +314,21 @@ def train_clip(
                     "grad_norm": grad_norm,
                     "logit_scale": float(model.logit_scale.detach().exp()),
                     "samples": (step + 1) * d.global_batch_size,
-                    "elapsed_s": round(time.time() - t0, 3),
+                    "elapsed_s": round(state.elapsed_s, 3),
                 }
             )
             bar.set_postfix(loss=f"{value:.3f}", refresh=False)
             bar.update(d.global_batch_size)
+            if cadence.due(state.step):
+                save_state(run_dir, key, model, opt, sched, state)
     finally:
         bar.close()
     wall = time.time() - t0
     ckpt = run_dir / "checkpoint"
+    sharded = rt.world_size > 1 and recipe.runtime.parallel == "fsdp"
+    weights = full_model_state(model) if sharded else model.state_dict()  # collective (FSDP)
     if rt.is_main:
-        save_checkpoint(model, tokenizer, cfg, d.image_size, ckpt)
+        save_checkpoint(weights, tokenizer, cfg, d.image_size, ckpt)
     samples = num_steps * d.global_batch_size
     result = TrainResult(
         checkpoint=ckpt,
@@ -299,7 +336,7 @@ def train_clip(
         train_samples=samples,
         num_steps=num_steps,
         num_epochs=num_epochs,
-        final_loss=budget_tail(losses),
+        final_loss=budget_tail(state.losses),
         flops=flops_per_sample * samples,
         wall_seconds=wall,
         throughput=samples / wall,
@@ -310,3 +347,10 @@ def train_clip(
     sink.summary({"final_loss": result.final_loss, "samples_per_second": result.throughput})
     sink.close()
     return result
+
+
+def _blocks() -> tuple[type, ...]:
+    """open_clip's transformer blocks: FSDP's units."""
+    from open_clip.transformer import CustomResidualAttentionBlock, ResidualAttentionBlock
+
+    return (ResidualAttentionBlock, CustomResidualAttentionBlock)

@@ -1,11 +1,12 @@
 """Pieces both tracks' training loops share: device, precision, processes, schedule, logging.
 
 - :func:`setup_runtime` picks the device, the precision (bf16 autocast where the hardware
-  has it) and the thread count, and reads torchrun's rank and world size;
+  has it) and the thread count, and joins torchrun's process group (``distributed``);
 - :func:`make_optimizer` builds AdamW (decay on matrices only) with transformers' cosine
   schedule with warm-up and a floor;
 - :class:`MetricsSink` writes ``train_log.jsonl`` and, on rank 0, mirrors to wandb
-  (offline unless asked otherwise; imported only when used).
+  (offline unless asked otherwise; imported only when used); a resumed run continues
+  both where its checkpoint stands, without repeated rows.
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ import json
 import logging
 import math
 import os
+import uuid
 from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass
 from pathlib import Path
@@ -22,7 +24,9 @@ from typing import Any
 import torch
 
 from benchmark.config import Optim, Runtime
-from benchmark.errors import BenchError
+from benchmark.errors import BenchError, RecipeError
+from benchmark.io import atomic_path
+from benchmark.train import distributed
 
 log = logging.getLogger(__name__)
 
@@ -88,8 +92,8 @@ def cpu_has_bf16() -> bool:
 
 def setup_runtime(runtime: Runtime) -> RuntimeInfo:
     """Device, precision, threads and process group for this process."""
-    rank = int(os.environ.get("RANK", "0"))
-    world = int(os.environ.get("WORLD_SIZE", "1"))
+    distributed.init()
+    rank, world = distributed.rank(), distributed.world_size()
     if torch.cuda.is_available():
         device = torch.device("cuda", int(os.environ.get("LOCAL_RANK", "0")))
         torch.cuda.set_device(device)
@@ -97,8 +101,6 @@ def setup_runtime(runtime: Runtime) -> RuntimeInfo:
     else:
         device = torch.device("cpu")
         has_bf16 = cpu_has_bf16()
-    if world > 1 and not torch.distributed.is_initialized():
-        torch.distributed.init_process_group("nccl" if device.type == "cuda" else "gloo")
     threads = runtime.num_threads or max(1, (os.cpu_count() or 1) // max(world, 1))
     torch.set_num_threads(threads)
     if runtime.precision == "bf16" and not has_bf16:
@@ -138,8 +140,11 @@ def start_logging(
     progress: bool,
     total: int,
     unit: str,
+    start_step: int = 0,
+    per_step: int = 0,
 ):
-    """The run's metrics sink and its progress bar (rate and ETA), both on rank 0 only."""
+    """The run's metrics sink and its progress bar (rate and ETA), both on rank 0 only;
+    a run resumed after ``start_step`` steps of ``per_step`` units continues both."""
     from tqdm import tqdm
 
     sink = MetricsSink(
@@ -149,9 +154,11 @@ def start_logging(
         name=run_dir.name,
         config=recipe.to_dict(),
         enabled=rt.is_main,
+        start_step=start_step,
     )
     bar = tqdm(
         total=total,
+        initial=start_step * per_step,
         unit=unit,
         unit_scale=True,
         desc=f"train {recipe.name}",
@@ -160,11 +167,38 @@ def start_logging(
     return sink, bar
 
 
-def optimizer_step(model: torch.nn.Module, opt, sched, grad_clip: float) -> float:
-    """Clip the global grad norm (when ``grad_clip`` > 0), step, schedule, zero; the norm."""
+def accumulation(global_batch: int, micro_batch: int, world_size: int) -> tuple[int, int]:
+    """(micro batch, micro batches per process per step) making up ``global_batch`` over
+    ``world_size`` processes. The micro batch is a memory knob: it shrinks to this
+    process's share of the global batch when larger."""
+    micro = min(micro_batch, global_batch // world_size)
+    if micro < 1 or global_batch % (micro * world_size):
+        raise RecipeError(
+            f"global batch {global_batch} is not divisible by micro batch {micro} x "
+            f"{world_size} processes; set data.micro_batch_size to a divisor of "
+            f"{global_batch // world_size if global_batch % world_size == 0 else global_batch}"
+        )
+    return micro, global_batch // (micro * world_size)
+
+
+def local_share(batch, rt: RuntimeInfo):
+    """This process's contiguous slice of a global batch (all of it with one process)."""
+    size = len(batch) // rt.world_size
+    return batch[rt.rank * size : (rt.rank + 1) * size]
+
+
+def optimizer_step(
+    model: torch.nn.Module, opt, sched, grad_clip: float, unsharded: list | None = None
+) -> float:
+    """Clip the global grad norm (when ``grad_clip`` > 0), step, schedule, zero; the norm.
+
+    ``unsharded``: parameters FSDP leaves whole, whose gradients are averaged here."""
+    if unsharded:
+        distributed.sync_ignored_grads(unsharded)
     grad_norm = float("nan")
     if grad_clip > 0:
-        grad_norm = float(torch.nn.utils.clip_grad_norm_(model.parameters(), grad_clip))
+        norm = torch.nn.utils.clip_grad_norm_(model.parameters(), grad_clip)
+        grad_norm = float(norm.full_tensor() if hasattr(norm, "full_tensor") else norm)
     opt.step()
     sched.step()
     opt.zero_grad(set_to_none=True)
@@ -182,7 +216,13 @@ def step_loss(loss: torch.Tensor, rt: RuntimeInfo, step: int) -> float:
 
 
 class MetricsSink:
-    """Per-step metrics to ``train_log.jsonl`` and (rank 0) wandb."""
+    """Per-step metrics to ``train_log.jsonl`` and (rank 0) wandb.
+
+    With ``start_step`` > 0 (a resumed run) the log keeps its rows up to that step and
+    appends after them, and wandb resumes the run of the same id (``wandb_id.txt``);
+    wandb skips the steps it already holds (logged after the checkpoint, before the
+    kill), whose values the resumed run repeats exactly.
+    """
 
     def __init__(
         self,
@@ -193,19 +233,31 @@ class MetricsSink:
         name: str,
         config: dict[str, Any],
         enabled: bool = True,
+        start_step: int = 0,
     ) -> None:
         if mode not in WANDB_MODES:
             raise BenchError(f"--wandb {mode!r} is not one of {', '.join(WANDB_MODES)}")
         self.enabled = enabled
         self.path = run_dir / "train_log.jsonl"
-        self._file = open(self.path, "w", encoding="utf-8") if enabled else None  # noqa: SIM115
+        self._file = None
         self._wandb = None
-        if enabled and mode != "disabled":
+        if not enabled:
+            return
+        if start_step:
+            keep_rows(self.path, start_step)
+        self._file = open(self.path, "a" if start_step else "w", encoding="utf-8")  # noqa: SIM115
+        if mode != "disabled":
             import wandb
 
+            id_file = run_dir / "wandb_id.txt"
+            resume = bool(start_step) and id_file.is_file()
+            run_id = id_file.read_text().strip() if resume else uuid.uuid4().hex[:12]
+            id_file.write_text(run_id + "\n")
             self._wandb = wandb.init(
                 project=project,
                 name=name,
+                id=run_id,
+                resume="allow" if resume else None,
                 config=config,
                 mode=mode,
                 dir=str(run_dir),
@@ -217,6 +269,7 @@ class MetricsSink:
             return
         assert self._file is not None
         self._file.write(json.dumps(row) + "\n")
+        self._file.flush()
         if self._wandb is not None:
             self._wandb.log(row, step=row.get("step"))
 
@@ -231,3 +284,21 @@ class MetricsSink:
         if self._wandb is not None:
             self._wandb.finish()
             self._wandb = None
+
+
+def keep_rows(path: Path, last_step: int) -> None:
+    """Drop the rows of ``path`` (JSON lines) logged after ``last_step``, atomically."""
+    if not path.is_file():
+        return
+    lines = path.read_text(encoding="utf-8").splitlines()
+    kept = []
+    for line in lines:
+        try:
+            row = json.loads(line)
+        except json.JSONDecodeError:  # a line cut short by the kill
+            break
+        if row.get("step", 0) > last_step:
+            break
+        kept.append(line + "\n")
+    with atomic_path(path) as tmp:
+        tmp.write_text("".join(kept), encoding="utf-8")

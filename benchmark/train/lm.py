@@ -4,16 +4,17 @@
 
 The model is built from a ``LlamaConfig`` (never downloaded), trained on the recipe's
 fixed token budget with AdamW, warm-up and cosine decay, gradient accumulation making up
-the recipe's global batch whatever the number of processes, bf16 autocast where the
-hardware has it, and saved with ``save_pretrained`` (tokenizer included) so that
-transformers and lm-eval load it as any other checkpoint.
+the recipe's global batch whatever the number of processes (each process takes its own
+slice of every global batch, under DDP or FSDP), bf16 autocast where the hardware has
+it, resume checkpoints every ``runtime.checkpoint_every`` steps, and saved with
+``save_pretrained`` (tokenizer included) so that transformers and lm-eval load it as any
+other checkpoint.
 """
 
 from __future__ import annotations
 
 import logging
 import time
-from contextlib import nullcontext
 from pathlib import Path
 
 import torch
@@ -21,9 +22,12 @@ import torch
 from benchmark.config import Recipe
 from benchmark.pool.store import Pool
 from benchmark.subset import Subset
+from benchmark.train import distributed
 from benchmark.train.common import (
     TrainResult,
+    accumulation,
     budget_tail,
+    local_share,
     make_optimizer,
     optimizer_step,
     setup_runtime,
@@ -31,6 +35,7 @@ from benchmark.train.common import (
     step_loss,
 )
 from benchmark.train.packing import pack_sequences
+from benchmark.train.resume import Cadence, full_model_state, load_state, run_key, save_state
 
 log = logging.getLogger(__name__)
 
@@ -72,17 +77,14 @@ def train_lm(
     wandb_mode: str = "offline",
     progress: bool = True,
 ) -> TrainResult:
+    from transformers.models.llama.modeling_llama import LlamaDecoderLayer
+
     rt = setup_runtime(recipe.runtime)
     d = recipe.data
     tokenizer = pool.load_tokenizer()
     eos_id = tokenizer.eos_token_id
     num_steps = recipe.num_steps
-    accum = d.global_batch_size // (d.micro_batch_size * rt.world_size)
-    if accum < 1 or d.global_batch_size % (d.micro_batch_size * rt.world_size):
-        raise ValueError(
-            f"global batch {d.global_batch_size} is not divisible by micro batch "
-            f"{d.micro_batch_size} x {rt.world_size} processes"
-        )
+    micro, accum = accumulation(d.global_batch_size, d.micro_batch_size, rt.world_size)
     seqs, num_epochs = pack_sequences(
         pool.tokens,
         pool.offsets,
@@ -95,12 +97,14 @@ def train_lm(
     torch.manual_seed(recipe.seed)
     model = build_model(recipe, len(tokenizer), eos_id).to(rt.device)
     num_params = sum(p.numel() for p in model.parameters())
+    wrapped, unsharded = distributed.parallelize(
+        model, recipe.runtime.parallel, (LlamaDecoderLayer,)
+    )
     opt, sched = make_optimizer(model, recipe.optim, num_steps)
-    fwd = model
-    if rt.world_size > 1:
-        fwd = torch.nn.parallel.DistributedDataParallel(model)
-    if recipe.runtime.compile:
-        fwd = torch.compile(fwd)
+    key = run_key(recipe, pool, subset)
+    state = load_state(run_dir, key, model, opt, sched)
+    cadence = Cadence(recipe.runtime.checkpoint_every, num_steps)
+    fwd = torch.compile(wrapped) if recipe.runtime.compile else wrapped
     tokens_per_step = d.global_batch_size * d.seq_len
     sink, bar = start_logging(
         recipe,
@@ -110,28 +114,29 @@ def train_lm(
         progress=progress,
         total=num_steps * tokens_per_step,
         unit="tok",
+        start_step=state.step,
+        per_step=tokens_per_step,
     )
-    losses: list[float] = []
-    t0 = time.time()
+    t0 = time.time() - state.elapsed_s
     try:
         model.train()
-        for step in range(num_steps):
+        for step in range(state.step, num_steps):
             batch = seqs[step * d.global_batch_size : (step + 1) * d.global_batch_size]
-            mine = batch[rt.rank :: rt.world_size]  # this process's share of the global batch
+            mine = local_share(batch, rt)  # this process's slice of the global batch
             step_loss_sum = torch.zeros((), device=rt.device)
             for k in range(accum):
-                x = torch.from_numpy(mine[k * d.micro_batch_size : (k + 1) * d.micro_batch_size])
+                x = torch.from_numpy(mine[k * micro : (k + 1) * micro])
                 x = x.to(rt.device, non_blocking=True)  # (B, T)
-                sync = k == accum - 1 or rt.world_size == 1
-                ctx = fwd.no_sync() if not sync and hasattr(fwd, "no_sync") else nullcontext()
-                with ctx, rt.autocast():
-                    loss = fwd(input_ids=x, labels=x).loss / accum
-                loss.backward()
+                with distributed.grad_sync(wrapped, k == accum - 1):
+                    with rt.autocast():
+                        loss = fwd(input_ids=x, labels=x).loss / accum
+                    loss.backward()
                 step_loss_sum += loss.detach()
-            grad_norm = optimizer_step(model, opt, sched, recipe.optim.grad_clip)
+            grad_norm = optimizer_step(model, opt, sched, recipe.optim.grad_clip, unsharded)
             value = step_loss(step_loss_sum, rt, step)
-            losses.append(value)
-            elapsed = time.time() - t0
+            state.losses.append(value)
+            state.step = step + 1
+            state.elapsed_s = time.time() - t0
             sink.log(
                 {
                     "step": step + 1,
@@ -139,17 +144,23 @@ def train_lm(
                     "lr": sched.get_last_lr()[0],
                     "grad_norm": grad_norm,
                     "tokens": (step + 1) * tokens_per_step,
-                    "elapsed_s": round(elapsed, 3),
+                    "elapsed_s": round(state.elapsed_s, 3),
                 }
             )
             bar.set_postfix(loss=f"{value:.3f}", refresh=False)
             bar.update(tokens_per_step)
+            if cadence.due(state.step):
+                save_state(run_dir, key, model, opt, sched, state)
     finally:
         bar.close()
     wall = time.time() - t0
     ckpt = run_dir / "checkpoint"
+    sharded = rt.world_size > 1 and recipe.runtime.parallel == "fsdp"
+    full = full_model_state(model) if sharded else None  # collective: every rank calls it
+    if full is not None and recipe.model.tie_word_embeddings:
+        full.pop("lm_head.weight", None)  # the input embedding's, saved once
     if rt.is_main:
-        model.save_pretrained(str(ckpt), safe_serialization=True)
+        model.save_pretrained(str(ckpt), state_dict=full, safe_serialization=True)
         tokenizer.save_pretrained(str(ckpt))
     result = TrainResult(
         checkpoint=ckpt,
@@ -157,7 +168,7 @@ def train_lm(
         train_tokens=num_steps * tokens_per_step,
         num_steps=num_steps,
         num_epochs=num_epochs,
-        final_loss=budget_tail(losses),
+        final_loss=budget_tail(state.losses),
         flops=model_flops_per_token(num_params, recipe) * num_steps * tokens_per_step,
         wall_seconds=wall,
         throughput=num_steps * tokens_per_step / wall,

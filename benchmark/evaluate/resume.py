@@ -1,0 +1,60 @@
+"""Finished tasks of an evaluation, kept so that a killed evaluation resumes per task.
+
+    done = FinishedTasks(run_dir, suite, checkpoint)
+    for spec in suite.tasks:
+        hit = done.get(spec)                      # (task entry, per-item rows) or None
+        ...
+        done.put(spec, entry, items)
+    done.write_items(items_by_task)               # RUN_DIR/eval/items.jsonl, suite order
+
+Each finished task is one JSON file, ``RUN_DIR/eval/done/<task>.json``, written
+atomically, holding its entry, its per-item rows and a key: the suite's name and
+version, the task's spec and the checkpoint's hash. A file whose key differs (another
+checkpoint, a changed task) is ignored and the task runs again.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+from pathlib import Path
+from typing import Any
+
+from benchmark.evaluate.suite import Suite, TaskSpec
+from benchmark.io import atomic_path, sha256_tree, write_json
+
+
+class FinishedTasks:
+    def __init__(self, run_dir: Path, suite: Suite, checkpoint: Path, **options: Any) -> None:
+        self.dir = run_dir / "eval" / "done"
+        self.items_path = run_dir / "eval" / "items.jsonl"
+        self.base = {
+            "suite": suite.name,
+            "version": suite.version,
+            "checkpoint_sha256": sha256_tree(checkpoint),
+            **options,
+        }
+
+    def _key(self, spec: TaskSpec) -> dict[str, Any]:
+        return {**self.base, "task": json.loads(json.dumps(dataclasses.asdict(spec)))}
+
+    def get(self, spec: TaskSpec) -> tuple[dict[str, Any], list[dict[str, Any]]] | None:
+        path = self.dir / f"{spec.name}.json"
+        if not path.is_file():
+            return None
+        data = json.loads(path.read_text(encoding="utf-8"))
+        if data.get("key") != self._key(spec):
+            return None
+        return data["entry"], data["items"]
+
+    def put(self, spec: TaskSpec, entry: dict[str, Any], items: list[dict[str, Any]]) -> None:
+        write_json(
+            self.dir / f"{spec.name}.json", {"key": self._key(spec), "entry": entry, "items": items}
+        )
+
+    def write_items(self, items: dict[str, list[dict[str, Any]]]) -> None:
+        """Every task's per-item rows, one JSON line each, in the order given."""
+        with atomic_path(self.items_path) as tmp, open(tmp, "w", encoding="utf-8") as f:
+            for rows in items.values():
+                for row in rows:
+                    f.write(json.dumps(row) + "\n")
