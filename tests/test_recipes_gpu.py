@@ -131,3 +131,30 @@ def test_late_optional_fields_at_their_defaults_leave_the_hash_alone():
     assert same.standard and same.sha256 == base.sha256
     other = load_recipe("lm", "xs", ["+optim.z_loss=1e-4"])
     assert not other.standard and other.sha256 != base.sha256
+
+
+def test_the_lm_trainer_uses_z_loss_padded_vocab_and_the_named_tokenizer(tiny_pool):
+    from types import SimpleNamespace
+
+    from benchmark.train.lm import lm_loss, model_vocab_size
+
+    logits = torch.tensor([[[2.0, 0.0, 0.0], [0.0, 1.0, 0.0], [5.0, 5.0, 5.0]]])
+    out = SimpleNamespace(loss=torch.tensor(1.5), logits=logits)
+    assert lm_loss(out, 0.0) is out.loss
+    lse = torch.logsumexp(logits[:, :-1], dim=-1)  # the last position predicts nothing
+    assert torch.allclose(lm_loss(out, 1e-2), 1.5 + 1e-2 * lse.pow(2).mean())
+
+    n = len(tiny_pool.load_tokenizer())
+    small = load_recipe("lm", "xs", overrides=["pool=text-default-reduced"])
+    assert model_vocab_size(small, tiny_pool, n) == n
+    padded = load_recipe(
+        "lm", "xs", overrides=["pool=text-default-reduced", "model.vocab_size=8192"]
+    )
+    assert model_vocab_size(padded, tiny_pool, n) == 8192
+    short = load_recipe(
+        "lm", "xs", overrides=["pool=text-default-reduced", f"model.vocab_size={n - 1}"]
+    )
+    with pytest.raises(RecipeError, match="smaller than"):
+        model_vocab_size(short, tiny_pool, n)
+    with pytest.raises(RecipeError, match="tokenized with EleutherAI/gpt-neox-20b"):
+        model_vocab_size(load_recipe("lm", "400m-1x"), tiny_pool, n)

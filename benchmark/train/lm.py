@@ -20,6 +20,7 @@ from pathlib import Path
 import torch
 
 from benchmark.config import Recipe
+from benchmark.errors import RecipeError
 from benchmark.pool.store import Pool
 from benchmark.subset import Subset
 from benchmark.train import distributed
@@ -62,6 +63,37 @@ def build_model(recipe: Recipe, vocab_size: int, eos_id: int):
     return LlamaForCausalLM(config)
 
 
+def model_vocab_size(recipe: Recipe, pool: Pool, num_tokens: int) -> int:
+    """Embedding rows: the recipe's (padded) ``model.vocab_size``, else the tokenizer's size.
+
+    A recipe that names ``data.tokenizer`` (the GPU recipes: GPT-NeoX-20B, as DCLM) only
+    trains on a pool tokenized with it (``manifest["tokenizer"]["name"]``)."""
+    want = recipe.data.tokenizer
+    have = (pool.manifest.get("tokenizer") or {}).get("name")
+    if want is not None and want != have:
+        raise RecipeError(
+            f"recipe {recipe.name} expects a pool tokenized with {want}; pool {pool.name} was "
+            f"tokenized with {have or 'its own BPE'} (import it with `--tokenizer DIR` holding "
+            f"{want}'s tokenizer.json)"
+        )
+    vocab = recipe.model.vocab_size or num_tokens
+    if vocab < num_tokens:
+        raise RecipeError(
+            f"recipe {recipe.name}: model.vocab_size {vocab} is smaller than pool {pool.name}'s "
+            f"tokenizer ({num_tokens} tokens)"
+        )
+    return vocab
+
+
+def lm_loss(out, z_loss: float) -> torch.Tensor:
+    """Next-token cross-entropy, plus PaLM's z-loss ``z * mean(logsumexp(logits)**2)`` over
+    the predicted positions when ``z > 0`` (DCLM trains with it)."""
+    if not z_loss:
+        return out.loss
+    lse = torch.logsumexp(out.logits[:, :-1].float(), dim=-1)
+    return out.loss + z_loss * lse.pow(2).mean()
+
+
 def model_flops_per_token(num_params: int, recipe: Recipe) -> float:
     """Training FLOPs per token: 6N for the weights plus attention scores (PaLM's count)."""
     m, d = recipe.model, recipe.data
@@ -82,6 +114,7 @@ def train_lm(
     rt = setup_runtime(recipe.runtime)
     d = recipe.data
     tokenizer = pool.load_tokenizer()
+    vocab_size = model_vocab_size(recipe, pool, len(tokenizer))
     eos_id = tokenizer.eos_token_id
     num_steps = recipe.num_steps
     micro, accum = accumulation(d.global_batch_size, d.micro_batch_size, rt.world_size)
@@ -95,7 +128,7 @@ def train_lm(
         seed=recipe.seed,
     )
     torch.manual_seed(recipe.seed)
-    model = build_model(recipe, len(tokenizer), eos_id).to(rt.device)
+    model = build_model(recipe, vocab_size, eos_id).to(rt.device)
     num_params = sum(p.numel() for p in model.parameters())
     wrapped, unsharded = distributed.parallelize(
         model, recipe.runtime.parallel, (LlamaDecoderLayer,)
@@ -129,7 +162,7 @@ def train_lm(
                 x = x.to(rt.device, non_blocking=True)  # (B, T)
                 with distributed.grad_sync(wrapped, k == accum - 1):
                     with rt.autocast():
-                        loss = fwd(input_ids=x, labels=x).loss / accum
+                        loss = lm_loss(fwd(input_ids=x, labels=x), recipe.optim.z_loss) / accum
                     loss.backward()
                 step_loss_sum += loss.detach()
             grad_norm = optimizer_step(model, opt, sched, recipe.optim.grad_clip, unsharded)
