@@ -211,25 +211,18 @@ def evaluate_clip(
     t0 = time.time()
     device = "cuda" if torch.cuda.is_available() else "cpu"
     kinds = {spec.name: task_kind(data_dir, spec.name) for spec in suite.tasks}
-    done = FinishedTasks(run_dir, suite, checkpoint)
-    tasks: dict[str, dict[str, Any]] = {}
-    items: dict[str, list[dict[str, Any]]] = {}
     loaded = None
-    for spec in suite.tasks:
-        hit = done.get(spec)
-        if hit is not None:
-            tasks[spec.name], items[spec.name] = hit
-            log.info("task %s: finished earlier", spec.name)
-            continue
-        if loaded is None:
+
+    def run_one(spec: TaskSpec):
+        nonlocal loaded
+        if loaded is None:  # only when some task has not finished earlier
             loaded = load_checkpoint(checkpoint, device)
         model, tokenizer, size = loaded
         fn = classify if kinds[spec.name] == "classification" else retrieve
         metrics, rows = fn(model, tokenizer, data_dir / spec.name, size, batch_size, device)
-        tasks[spec.name] = _task_entry(spec, metrics, len(rows))
-        items[spec.name] = [{"task": spec.name, **row} for row in rows]
-        done.put(spec, tasks[spec.name], items[spec.name])
-    done.write_items(items)
+        return _task_entry(spec, metrics, len(rows)), [{"task": spec.name, **r} for r in rows]
+
+    tasks = FinishedTasks(run_dir, suite, checkpoint).run(suite.tasks, run_one)
     return {**metrics_block(suite, tasks), "eval_seconds": round(time.time() - t0, 1)}
 
 

@@ -83,21 +83,16 @@ def evaluate_lm(
     directory, so a killed evaluation re-run starts at the first unfinished task."""
     t0 = time.time()
     task_dir = materialize_tasks(suite, data_dir, run_dir / "eval" / "tasks")
+    loaded = None
+
+    def run_one(spec):
+        nonlocal loaded
+        if loaded is None:  # only when some task has not finished earlier
+            loaded = _load(checkpoint, task_dir, batch_size)
+        return _run_task(*loaded, spec, limit)
+
     done = FinishedTasks(run_dir, suite, checkpoint, limit=limit)
-    tasks: dict[str, dict[str, Any]] = {}
-    items: dict[str, list[dict[str, Any]]] = {}
-    lm = manager = None
-    for spec in suite.tasks:
-        hit = done.get(spec)
-        if hit is not None:
-            tasks[spec.name], items[spec.name] = hit
-            log.info("task %s: finished earlier", spec.name)
-            continue
-        if lm is None:
-            lm, manager = _load(checkpoint, task_dir, batch_size)
-        tasks[spec.name], items[spec.name] = _run_task(lm, manager, spec, limit)
-        done.put(spec, tasks[spec.name], items[spec.name])
-    done.write_items(items)
+    tasks = done.run(suite.tasks, run_one)
     return {**metrics_block(suite, tasks), "eval_seconds": round(time.time() - t0, 1)}
 
 

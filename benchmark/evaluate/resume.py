@@ -1,11 +1,7 @@
 """Finished tasks of an evaluation, kept so that a killed evaluation resumes per task.
 
     done = FinishedTasks(run_dir, suite, checkpoint)
-    for spec in suite.tasks:
-        hit = done.get(spec)                      # (task entry, per-item rows) or None
-        ...
-        done.put(spec, entry, items)
-    done.write_items(items_by_task)               # RUN_DIR/eval/items.jsonl, suite order
+    tasks = done.run(suite.tasks, run_one)    # run_one(spec) -> (task entry, per-item rows)
 
 Each finished task is one JSON file, ``RUN_DIR/eval/done/<task>.json``, written
 atomically, holding its entry, its per-item rows and a key: the suite's name and
@@ -17,11 +13,16 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import logging
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
 from benchmark.evaluate.suite import Suite, TaskSpec
 from benchmark.io import atomic_path, sha256_tree, write_json
+
+log = logging.getLogger(__name__)
+Result = tuple[dict[str, Any], list[dict[str, Any]]]  # a task's entry and per-item rows
 
 
 class FinishedTasks:
@@ -38,7 +39,24 @@ class FinishedTasks:
     def _key(self, spec: TaskSpec) -> dict[str, Any]:
         return {**self.base, "task": json.loads(json.dumps(dataclasses.asdict(spec)))}
 
-    def get(self, spec: TaskSpec) -> tuple[dict[str, Any], list[dict[str, Any]]] | None:
+    def run(
+        self, specs: Sequence[TaskSpec], run_one: Callable[[TaskSpec], Result]
+    ) -> dict[str, dict[str, Any]]:
+        """Each task's entry: kept from an earlier run, else ``run_one(spec)`` (then kept);
+        writes every task's per-item rows to ``RUN_DIR/eval/items.jsonl`` in spec order."""
+        tasks, items = {}, {}
+        for spec in specs:
+            hit = self.get(spec)
+            if hit is None:
+                hit = run_one(spec)
+                self.put(spec, *hit)
+            else:
+                log.info("task %s: finished earlier", spec.name)
+            tasks[spec.name], items[spec.name] = hit
+        self.write_items(items)
+        return tasks
+
+    def get(self, spec: TaskSpec) -> Result | None:
         path = self.dir / f"{spec.name}.json"
         if not path.is_file():
             return None
