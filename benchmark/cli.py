@@ -93,21 +93,46 @@ def _pool_import(args: argparse.Namespace) -> int:
 
 
 def _select(args: argparse.Namespace) -> int:
-    from benchmark.pool.build import ensure_pool
-    from benchmark.select import select
+    from benchmark.select import describe, select
 
-    n = select(
-        args.method,
-        ensure_pool(args.pool),
-        Path(args.out),
-        fraction=args.fraction,
-        seed=args.seed,
-        sources=tuple(filter(None, args.sources.split(","))),
-        qualities=tuple(filter(None, args.quality.split(","))),
-        exclude=args.exclude,
-    )
+    if args.list:
+        for m in describe():
+            opts = ", ".join(f"{k}={v!r}" for k, v in m["options"].items()) or "none"
+            print(f"{m['method']:<15} [{m['track']}] {m['summary']}\n{'':<15} options: {opts}")
+        return 0
+    if not (args.method and args.pool and args.out):
+        raise BenchError("bench select needs METHOD --pool POOL --out FILE (or --list)")
+    from benchmark.pool.build import ensure_pool
+
+    options = _select_options(args)
+    n = select(args.method, ensure_pool(args.pool), Path(args.out), **options)
     print(f"{args.out}: {n} uids ({args.method})")
     return 0
+
+
+def _select_options(args: argparse.Namespace) -> dict:
+    """The method's options: the common flags the user gave, then each ``--opt KEY=VALUE``
+    (VALUE read as YAML: 0.8, true, [en, fr])."""
+    import yaml
+
+    options: dict = {}
+    if args.fraction is not None:
+        options["fraction"] = args.fraction
+    if args.seed is not None:
+        options["seed"] = args.seed
+    if args.sources:
+        options["sources"] = tuple(filter(None, args.sources.split(",")))
+    if args.quality:
+        options["qualities"] = tuple(filter(None, args.quality.split(",")))
+    if args.exclude:
+        options["exclude"] = True
+    for item in args.opt:
+        key, sep, value = item.partition("=")
+        if not sep or not key:
+            raise BenchError(f"--opt {item!r}: expected KEY=VALUE, e.g. --opt threshold=0.8")
+        parsed = yaml.safe_load(value)
+        options[key.replace("-", "_")] = tuple(parsed) if isinstance(parsed, list) else parsed
+    return options
 
 
 def _subset_check(args: argparse.Namespace) -> int:
@@ -341,12 +366,20 @@ def build_parser() -> argparse.ArgumentParser:
     )
     im.set_defaults(func=_pool_import)
 
-    s = sub.add_parser("select", help="write a baseline subset")
-    s.add_argument("method")
-    s.add_argument("--pool", required=True)
-    s.add_argument("--out", required=True, help=".txt, .npy or .parquet")
-    s.add_argument("--fraction", type=float, default=0.5)
-    s.add_argument("--seed", type=int, default=0)
+    s = sub.add_parser("select", help="write a baseline subset (--list: the methods)")
+    s.add_argument("method", nargs="?")
+    s.add_argument("--pool")
+    s.add_argument("--out", help=".txt, .npy or .parquet (provenance in FILE.meta.json)")
+    s.add_argument("--list", action="store_true", help="list the methods and their options")
+    s.add_argument("--fraction", type=float, help="share of the pool to keep (score methods)")
+    s.add_argument("--seed", type=int, help="seed of the method's random choices")
+    s.add_argument(
+        "--opt",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="a method option, repeatable (see --list)",
+    )
     s.add_argument("--sources", default="", help="sources: comma-separated source names")
     s.add_argument("--quality", default="", help="sources: comma-separated quality labels")
     s.add_argument("--exclude", action="store_true", help="sources: keep everything else")

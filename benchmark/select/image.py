@@ -1,0 +1,1 @@
+"""Selection methods for image-text pools (filled in below)."""

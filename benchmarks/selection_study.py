@@ -1,0 +1,123 @@
+"""The baseline-methods study: every selection method, trained and scored per scale and seed.
+
+For each method (``bench select --list``) the script writes the subset once (per track:
+the subset does not depend on the scale or the training seed), trains it with each
+scale's recipe and seed, and submits the entry to ``leaderboard/`` as
+``TRACK-SCALE-METHOD-sSEED``. Every run is a separate, finished step: a re-run skips the
+entries already on the board and resumes a killed run, so the study survives
+interruptions and can be spread over sessions. ``benchmarks/validity.py`` turns the
+board into ``docs/validity.md``.
+
+    BENCH_HOME=... python benchmarks/selection_study.py --track lm --scales xs,small
+    BENCH_HOME=... python benchmarks/selection_study.py --track clip --scales small \\
+        --methods all,caption-filter,clip-score --seeds 0,1,2
+
+``clip-score`` scores pairs with the harness's own CLIP trained on the whole pool at
+``xs`` (seed 0): the script trains that run first if it is missing (the bootstrap
+``docs/validity.md`` describes).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+from pathlib import Path
+
+from benchmark.config import load_recipe
+from benchmark.leaderboard.submit import leaderboard_dir, submit
+from benchmark.pool.build import ensure_pool
+from benchmark.run import run_train
+from benchmark.select import METHODS, select
+
+# The study's methods per track, with options where the method's defaults are not the
+# study's choice. "all" needs no subset file.
+STUDY = {
+    "lm": {
+        "all": {},
+        "random": {"fraction": 0.5},
+        "exact-dedup": {},
+        "minhash-dedup": {},
+        "gopher": {},
+        "c4": {},
+        "langid": {},
+        "fasttext": {"fraction": 0.1},
+    },
+    "clip": {
+        "all": {},
+        "random": {"fraction": 0.5},
+        "caption-filter": {},
+        "image-dedup": {},
+        "text-filter": {},
+        "clip-score": {"fraction": 0.3},
+    },
+}
+SCORER_RUN = "clip-xs-all-s0"  # the CLIP that scores pairs for clip-score
+
+
+def entry_path(track: str, scale: str, name: str) -> Path:
+    return leaderboard_dir() / track / scale / f"{name}.json"
+
+
+def ensure_entry(track: str, scale: str, name: str, subset, seed: int, runs_dir: Path) -> dict:
+    """The board's entry ``name``: trained (or resumed) and submitted if it is missing."""
+    board_entry = entry_path(track, scale, name)
+    if not board_entry.is_file():
+        run_dir = runs_dir / name
+        if not (run_dir / "entry.json").is_file():
+            run_train(
+                track=track,
+                scale=scale,
+                subset_file=subset,
+                seed=seed,
+                name=name,
+                runs_dir=runs_dir,
+                wandb_mode="disabled",
+            )
+        submit(run_dir, replace=True)
+    return json.loads(board_entry.read_text())
+
+
+def subset_for(track: str, method: str, pool, subsets: Path, runs_dir: Path) -> Path | None:
+    if method == "all":
+        return None
+    path = subsets / f"{pool.name}-{method}.txt"
+    if not path.is_file():
+        options = dict(STUDY[track].get(method, {}))
+        if method == "clip-score":
+            ensure_entry(track, "xs", SCORER_RUN, None, 0, runs_dir)
+            options["checkpoint"] = str(runs_dir / SCORER_RUN)
+        select(method, pool, path, **options)
+    return path
+
+
+def main() -> None:
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("--track", default="lm", choices=sorted(STUDY))
+    p.add_argument("--scales", default="xs")
+    p.add_argument("--methods", help="comma-separated (default: the track's study methods)")
+    p.add_argument("--seeds", default="0")
+    p.add_argument("--runs-dir", default="runs")
+    p.add_argument("--subsets-dir", default="subsets")
+    args = p.parse_args()
+    methods = args.methods.split(",") if args.methods else list(STUDY[args.track])
+    unknown = [m for m in methods if m not in METHODS]
+    if unknown:
+        p.error(f"unknown method {unknown[0]!r}; valid: {', '.join(METHODS)}")
+    scales = args.scales.split(",")
+    seeds = [int(s) for s in args.seeds.split(",")]
+    runs_dir = Path(args.runs_dir)
+    subsets = Path(args.subsets_dir)
+    subsets.mkdir(parents=True, exist_ok=True)
+    pool = ensure_pool(load_recipe(args.track, scales[0]).pool)
+    for scale in scales:  # smaller scales first: their results arrive sooner
+        for seed in seeds:
+            for method in methods:
+                subset = subset_for(args.track, method, pool, subsets, runs_dir)
+                name = f"{args.track}-{scale}-{method}-s{seed}"
+                entry = ensure_entry(args.track, scale, name, subset, seed, runs_dir)
+                value = entry["metrics"]["headline"]["value"]
+                print(f"{name}: headline {value:.4f}", flush=True)
+
+
+if __name__ == "__main__":
+    main()
