@@ -152,6 +152,23 @@ def paired_difference(
     return out
 
 
+def item_bootstrap_std(task: TaskItems, num: int = 200, seed: int = 0) -> float:
+    """Sampling noise of one run's score from the task's finite item set.
+
+    The std of the score over ``num`` bootstrap resamples of the items, seed by seed,
+    then root-mean-square over the task's seeds.
+    """
+    rng = np.random.default_rng(seed)
+    num_seeds, num_items = task.values.shape
+    variances = []
+    for s in range(num_seeds):
+        reps = [
+            task.score(np.array([s]), rng.integers(0, num_items, num_items)) for _ in range(num)
+        ]
+        variances.append(np.var(reps, ddof=1))
+    return float(np.sqrt(np.mean(variances)))
+
+
 def verdict(lo: float, hi: float, higher_is_better: bool = True) -> str:
     """'A better', 'B better' or 'no detectable difference' from a 95% interval of A - B."""
     if lo > 0 or hi < 0:

@@ -1,0 +1,131 @@
+"""benchmarks/validity.py and benchmark.leaderboard.validity on a tiny fake leaderboard."""
+
+from __future__ import annotations
+
+import copy
+import hashlib
+import importlib.util
+import json
+import shutil
+from pathlib import Path
+
+import jsonschema
+import pytest
+
+from benchmark.leaderboard.board import load_entries
+from benchmark.leaderboard.submit import load_schema
+from benchmark.leaderboard.validity import (
+    collect_methods,
+    decision_accuracy,
+    method_name,
+    pooled_std,
+    scale_pairs,
+    signal,
+)
+
+REPO = Path(__file__).resolve().parent.parent
+TEMPLATE = REPO / "leaderboard" / "lm" / "xs" / "lm-xs-all-s0"
+TASK = "databench_cloze"
+
+# method -> scale -> headline per seed. xs orders a > b > c, small a > c > b: 2 of 3 pairs
+# agree. With the oracle no-junk (below a and b at xs, above all at small): 3 of 6.
+HEADLINES = {
+    "a": {"xs": [0.5, 0.7], "small": [0.8]},
+    "b": {"xs": [0.4, 0.4], "small": [0.5]},
+    "c": {"xs": [0.3], "small": [0.6]},
+    "no-junk": {"xs": [0.35], "small": [0.9]},
+}
+
+
+def _write(board: Path, name: str, scale: str, seed: int, value: float, minute: int) -> dict:
+    entry = json.loads(TEMPLATE.with_suffix(".json").read_text())
+    entry = copy.deepcopy(entry)
+    entry.update(name=name, scale=scale, seed=seed, created=f"2030-01-01T00:{minute:02d}:00Z")
+    entry["recipe"]["sha256"] = hashlib.sha256(scale.encode()).hexdigest()  # one per scale
+    entry["metrics"]["headline"]["value"] = value
+    entry["metrics"]["tasks"][TASK]["value"] = value / 2
+    entry["details"]["file"] = f"{name}.details.json.gz"
+    out = board / "lm" / scale
+    out.mkdir(parents=True, exist_ok=True)
+    shutil.copy(TEMPLATE.with_suffix(".details.json.gz"), out / entry["details"]["file"])
+    (out / f"{name}.json").write_text(json.dumps(entry, indent=2))
+    return entry
+
+
+@pytest.fixture
+def board(tmp_path: Path) -> Path:
+    board = tmp_path / "leaderboard"
+    minute = 0
+    for method, scales in HEADLINES.items():
+        for scale, values in scales.items():
+            for seed, value in enumerate(values):
+                minute += 1
+                _write(board, f"lm-{scale}-{method}-s{seed}", scale, seed, value, minute)
+    other = _write(board, "lm-xs-d-s0", "xs", 0, 0.99, 59)  # another suite version: skipped
+    other["metrics"]["suite"]["version"] = "99"
+    (board / "lm" / "xs" / "lm-xs-d-s0.json").write_text(json.dumps(other))
+    return board
+
+
+def test_fake_entries_follow_the_schema(board):
+    schema = load_schema()
+    for _, entry in load_entries(board):
+        jsonschema.validate(entry, schema)
+
+
+def test_pooled_std_signal_and_decision_accuracy():
+    assert pooled_std([[0.5, 0.7], [0.4, 0.4], [0.3]]) == pytest.approx(0.1)
+    assert pooled_std([[0.3], [0.4]]) is None
+    s = signal([[0.5, 0.7], [0.4, 0.4], [0.3]])
+    assert (s.spread, s.ratio, s.meets_bar) == (pytest.approx(0.3), pytest.approx(3.0), False)
+    acc = decision_accuracy({"a": 0.6, "b": 0.4, "c": 0.3}, {"a": 0.8, "b": 0.5, "c": 0.6, "d": 1})
+    assert (acc.num_pairs, acc.num_agree) == (3, 2)
+    assert acc.accuracy == pytest.approx(2 / 3)
+    [d] = acc.disagreements
+    assert (d.a, d.b, d.gap_small, d.gap_large) == (
+        "b",
+        "c",
+        pytest.approx(0.1),
+        pytest.approx(-0.1),
+    )
+    assert decision_accuracy({"a": 1.0}, {"a": 2.0}).accuracy is None
+    assert scale_pairs("lm", ["medium", "xs", "small"]) == [("xs", "small"), ("small", "medium")]
+    assert scale_pairs("clip", ["xs", "medium", "huge"]) == [("xs", "medium")]
+
+
+def test_methods_are_grouped_and_incomparable_entries_skipped(board):
+    methods, skipped = collect_methods(load_entries(board))
+    assert [(m.scale, m.name, m.seeds) for m in methods if m.scale == "xs"] == [
+        ("xs", "a", [0, 1]),
+        ("xs", "b", [0, 1]),
+        ("xs", "c", [0]),
+        ("xs", "no-junk", [0]),
+    ]
+    assert [m.name for m in methods if m.oracle] == ["no-junk", "no-junk"]
+    assert len(skipped) == 1 and skipped[0].startswith("lm-xs-d-s0.json: suite/pool")
+    assert method_name({"track": "lm", "scale": "xs", "name": "lm-xs-minhash-dedup-s3", "seed": 3})
+    assert method_name({"track": "lm", "scale": "xs", "name": "lm-xs-x-s3", "seed": 4}) is None
+
+
+def test_script_writes_the_page_and_plot(board, tmp_path):
+    spec = importlib.util.spec_from_file_location(
+        "validity_script", REPO / "benchmarks/validity.py"
+    )
+    script = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(script)
+    out, plot = tmp_path / "docs" / "validity.md", tmp_path / "docs" / "validity.png"
+    argv = ["--leaderboard", str(board), "--out", str(out), "--plot", str(plot)]
+    script.main([*argv, "--num-bootstrap", "5"])
+    md = out.read_text()
+    assert "newest created 2030-01-01T00:59:00Z" in md
+    assert "| a | 2 (0, 1) | 0.6000 ± 0.1414 |" in md
+    assert "| no-junk (oracle) | 1 (0) | 0.3500 ± n/a |" in md
+    assert "all methods (4): pooled seed std 0.1000, spread 0.3000, spread / seed std 3.0" in md
+    assert "| lm | xs → small | 6 | 3 | 0.50 | 3 | 0.67 |" in md
+    assert "`b` − `c` is +0.1000 at xs, -0.1000 at small" in md
+    # the task's values are half the headlines: same ratio, half the std
+    assert f"| {TASK} | acc | yes | 0.0500 | 0.1500 | 3.0 |" in md
+    assert "- lm-xs-d-s0.json: suite/pool" in md
+    assert plot.read_bytes()[:4] == b"\x89PNG"
+    script.main([*argv, "--num-bootstrap", "5"])
+    assert out.read_text() == md  # regeneration is reproducible
