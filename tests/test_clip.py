@@ -198,3 +198,22 @@ def test_retrieval_galleries_partition_the_images_and_score_recall_inside_each()
     wrong[0:2, other] = 3.0
     r = gallery_recall(wrong, positive, text_image, 847, recall_at_k)
     assert r[0] == 0.5 and r[j] == 0.5 and np.all(np.delete(r, [0, j]) == 1.0)
+
+
+@pytest.mark.slow
+def test_clip_score_filter_scores_with_a_harness_clip(clip_run, tiny_image_pool, tmp_path):
+    from benchmark.select import select
+    from benchmark.select.image import clip_scores
+    from benchmark.subset import read_uids
+
+    path, _ = clip_run("a", 0)
+    run_dir = path.parent
+    scores = clip_scores(tiny_image_pool, run_dir)
+    assert scores.shape == (tiny_image_pool.num_items,) and np.all(np.abs(scores) <= 1.0001)
+    n = select("clip-score", tiny_image_pool, tmp_path / "cs.txt", fraction=0.25,
+               checkpoint=str(run_dir))  # fmt: skip
+    rows = tiny_image_pool.lookup(read_uids(tmp_path / "cs.txt"))
+    assert n == round(0.25 * tiny_image_pool.num_items)
+    assert scores[rows].min() >= np.sort(scores)[-n]  # exactly the top quarter
+    with pytest.raises(BenchError, match="no CLIP checkpoint"):
+        select("clip-score", tiny_image_pool, tmp_path / "x.txt", checkpoint=str(tmp_path))

@@ -141,3 +141,50 @@ def test_cli_select_list_and_opt(tiny_pool, tmp_path, bench_home):
     bad = subprocess.run(bench + args + ["--opt", "min_words"], capture_output=True, text=True)
     assert bad.returncode == 2 and "KEY=VALUE" in bad.stderr
     assert len(bad.stderr.strip().splitlines()) == 1
+
+
+def test_caption_rules():
+    from benchmark.select.image import caption_reason, names_a_concept
+
+    assert caption_reason("a red apple on a white background", 3, 6) is None
+    assert caption_reason("apple", 3, 6) == "too short"
+    assert caption_reason("emoji_u1f590_1f3fc.png", 1, 6) == "file name"
+    assert caption_reason("une pomme rouge sur un fond blanc", 3, 6) == "not English"
+    concepts = {"apple", "fire engine"}
+    assert names_a_concept("A shiny Fire Engine!", concepts)
+    assert names_a_concept("apple", concepts) and not names_a_concept("pineapples", concepts)
+
+
+def test_image_methods_on_the_reduced_pool(tiny_image_pool, tmp_path):
+    table = tiny_image_pool.read_table(["caption_kind", "dhash", "image_sha256"]).to_pydict()
+    kinds = np.asarray(table["caption_kind"])
+
+    def kept(name: str) -> np.ndarray:
+        return tiny_image_pool.lookup(read_uids(tmp_path / name))
+
+    for method, options in [("caption-filter", {}), ("image-dedup", {}),
+                            ("image-dedup", {"hash": "sha256"}), ("text-filter", {})]:  # fmt: skip
+        out = tmp_path / f"{method}{''.join(options.values())}.txt"
+        select(method, tiny_image_pool, out, **options)
+        again = tmp_path / "again.txt"
+        select(method, tiny_image_pool, again, **options)
+        assert out.read_bytes() == again.read_bytes()
+    dedup = kept("image-dedup.txt")
+    assert len(dedup) == len(set(table["dhash"]))
+    select("image-dedup", tiny_image_pool, tmp_path / "sha.txt", hash="sha256")
+    assert len(kept("sha.txt")) == len(set(table["image_sha256"])) >= len(dedup)
+    for name in ("caption-filter.txt", "text-filter.txt"):
+        rows = kept(name)
+        assert not np.isin(kinds[rows], ["empty"]).any()
+        share = np.isin(kinds[rows], ["descriptive", "keywords"]).mean()
+        assert share > np.isin(kinds, ["descriptive", "keywords"]).mean() + 0.05
+    assert not np.isin(kinds[kept("caption-filter.txt")], ["filename"]).any()
+    with pytest.raises(BenchError, match="hash must be"):
+        select("image-dedup", tiny_image_pool, tmp_path / "x.txt", hash="md5")
+
+
+def test_a_method_refuses_the_other_track(tiny_pool, tiny_image_pool, tmp_path):
+    with pytest.raises(BenchError, match="needs a clip pool"):
+        select("caption-filter", tiny_pool, tmp_path / "x.txt")
+    with pytest.raises(BenchError, match="needs a lm pool"):
+        select("gopher", tiny_image_pool, tmp_path / "x.txt")

@@ -1,1 +1,185 @@
-"""Selection methods for image-text pools (filled in below)."""
+"""Selection methods for image-text pools, after DataComp's baselines.
+
+- ``caption-filter``: DataComp's basic filtering on the caption: English (CLD2), more
+  than two words and more than five characters, and not a bare file name.
+- ``image-dedup``: one pair per image hash: the pool's 64-bit difference hash (near
+  duplicates: the same picture re-rendered) or its sha256 (exact copies).
+- ``text-filter``: DataComp's text-based filtering: keep captions that name a concept.
+  DataComp matched ImageNet-21k class names, which are WordNet noun synsets; here the
+  concepts are all WordNet nouns under *physical entity* (things one can picture).
+- ``clip-score``: DataComp's CLIP score filter: cosine similarity of image and caption
+  under a CLIP, keep the top ``fraction``. The scorer is the harness's own CLIP trained on
+  the whole pool at ``xs`` (``bench train --track clip --scale xs``): a bootstrap, since
+  no pretrained CLIP may be downloaded; DataComp used OpenAI's ViT-L/14.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+from collections import Counter, deque
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from benchmark.errors import BenchError
+from benchmark.paths import download_cache
+from benchmark.pool.fetch import fetch_apt
+from benchmark.pool.store import Pool
+from benchmark.select.registry import register
+from benchmark.select.text import _progress, detect_language, texts, top_fraction
+
+log = logging.getLogger(__name__)
+
+_FILENAME = re.compile(r"^\S+\.(png|jpe?g|gif|svg|webp|bmp|tiff?)$", re.IGNORECASE)
+
+
+def caption_reason(caption: str, min_words: int, min_chars: int) -> str | None:
+    """Why DataComp's basic caption filter drops ``caption`` (None: it passes)."""
+    text = caption.strip()
+    if len(text.split()) < min_words or len(text) < min_chars:
+        return "too short"
+    if _FILENAME.match(text):
+        return "file name"
+    if detect_language(text)[0] != "en":
+        return "not English"
+    return None
+
+
+@register("caption-filter", track="clip")
+def select_caption_filter(pool: Pool, *, min_words: int = 3, min_chars: int = 6) -> np.ndarray:
+    """DataComp's basic caption filtering: English by CLD2, at least ``min_words`` words
+    and ``min_chars`` characters (DataComp: more than two and more than five), and not a
+    bare image file name."""
+    reasons: Counter[str] = Counter()
+    keep = []
+    for row, caption in enumerate(_progress(texts(pool), "caption-filter")):
+        reason = caption_reason(caption, min_words, min_chars)
+        if reason is None:
+            keep.append(row)
+        else:
+            reasons[reason] += 1
+    log.info("caption-filter dropped %s", dict(reasons.most_common()))
+    return np.asarray(keep, dtype=np.int64)
+
+
+@register("image-dedup", track="clip")
+def select_image_dedup(pool: Pool, *, hash: str = "dhash") -> np.ndarray:
+    """One pair per image: ``hash=dhash`` (perceptual difference hash: near duplicates)
+    or ``hash=sha256`` (identical pixels); the first pair in pool order stays."""
+    columns = {"dhash": "dhash", "sha256": "image_sha256"}
+    if hash not in columns:
+        raise BenchError(f"image-dedup: hash must be one of {', '.join(columns)}, got {hash!r}")
+    values = pool.read_table([columns[hash]]).column(columns[hash]).to_numpy(zero_copy_only=False)
+    _, first = np.unique(values, return_index=True)
+    return np.sort(first).astype(np.int64)
+
+
+# --- text-based filtering: WordNet's physical-entity nouns ----------------------------
+
+WORDNET = ("wordnet-base", "1:3.0-37")
+PHYSICAL_ENTITY = "00001930"  # physical_entity.n.01
+
+
+def concept_nouns(wn_dir: Path, root: str = PHYSICAL_ENTITY) -> set[str]:
+    """Lemmas (lower case, multiword joined by spaces) of every noun synset under
+    ``root`` by hypernym links in WordNet's ``data.noun``."""
+    children: dict[str, list[str]] = {}
+    lemmas: dict[str, list[str]] = {}
+    with open(wn_dir / "data.noun", encoding="latin-1") as f:
+        for line in f:
+            if line.startswith(" "):
+                continue  # the licence header
+            fields = line.split(" | ")[0].split()
+            offset, n_words = fields[0], int(fields[3], 16)
+            words = fields[4 : 4 + 2 * n_words : 2]
+            lemmas[offset] = [re.sub(r"\(.*\)$", "", w).replace("_", " ").lower() for w in words]
+            i = 4 + 2 * n_words
+            for j in range(int(fields[i])):
+                symbol, target = fields[i + 1 + 4 * j], fields[i + 2 + 4 * j]
+                if symbol in ("@", "@i"):  # hypernym, instance hypernym
+                    children.setdefault(target, []).append(offset)
+    found: set[str] = set()
+    queue = deque([root])
+    seen = {root}
+    while queue:
+        offset = queue.popleft()
+        found.update(lemmas.get(offset, ()))
+        for child in children.get(offset, ()):
+            if child not in seen:
+                seen.add(child)
+                queue.append(child)
+    return {w for w in found if len(w) >= 3}
+
+
+def names_a_concept(caption: str, concepts: set[str], max_words: int = 3) -> bool:
+    words = re.findall(r"[a-z]+(?:['-][a-z]+)*", caption.lower())
+    for n in range(1, max_words + 1):
+        for i in range(len(words) - n + 1):
+            if " ".join(words[i : i + n]) in concepts:
+                return True
+    return False
+
+
+@register("text-filter", track="clip")
+def select_text_filter(pool: Pool) -> np.ndarray:
+    """DataComp's text-based filtering: keep captions that contain the name (1-3 words)
+    of a WordNet noun under *physical entity*, the analogue of its ImageNet-21k class
+    names (which are WordNet noun synsets)."""
+    wordnet = fetch_apt(*WORDNET, download_cache())
+    concepts = concept_nouns(wordnet.root / "usr/share/wordnet")
+    log.info("text-filter: %d concept names from WordNet", len(concepts))
+    values = texts(pool)
+    keep = [
+        r for r, c in enumerate(_progress(values, "text-filter")) if names_a_concept(c, concepts)
+    ]
+    return np.asarray(keep, dtype=np.int64)
+
+
+# --- CLIP score -----------------------------------------------------------------------
+
+
+def checkpoint_dir(path: Path) -> Path:
+    """The open_clip checkpoint folder in a run directory (or the folder itself)."""
+    for candidate in (path, path / "checkpoint"):
+        if (candidate / "open_clip_config.json").is_file():
+            return candidate
+    raise BenchError(
+        f"no CLIP checkpoint at {path}: train the scorer first with "
+        "`bench train --track clip --scale xs --name clip-xs-all-s0` and pass "
+        "--opt checkpoint=runs/clip-xs-all-s0"
+    )
+
+
+@torch.no_grad()
+def clip_scores(pool: Pool, checkpoint: Path, batch_size: int = 512) -> np.ndarray:
+    """Cosine similarity of each pair's image and caption under the CLIP at ``checkpoint``."""
+    from benchmark.evaluate.clip import load_checkpoint, to_model_input
+    from benchmark.train.clip import image_cache
+
+    model, tokenizer, size = load_checkpoint(checkpoint_dir(checkpoint), "cpu")
+    have = sorted(int(p.stem.split("-")[1]) for p in pool.root.glob("images-*.npy"))
+    if not have:
+        raise BenchError(f"pool {pool.name} has no image cache; rebuild it")
+    images = image_cache(pool, min(have, key=lambda s: (s < size, abs(s - size))))
+    captions = texts(pool)
+    scores = np.empty(pool.num_items, dtype=np.float32)
+    for start in _progress(range(0, pool.num_items, batch_size), "clip-score", None):
+        stop = min(start + batch_size, pool.num_items)
+        img = model.encode_image(to_model_input(images[start:stop], size), normalize=True)
+        txt = model.encode_text(tokenizer(captions[start:stop]), normalize=True)
+        scores[start:stop] = (img * txt).sum(-1).float().numpy()
+    return scores
+
+
+@register("clip-score", track="clip")
+def select_clip_score(pool: Pool, *, fraction: float = 0.3, checkpoint: str = "") -> np.ndarray:
+    """DataComp's CLIP score filter: keep the ``fraction`` of pairs whose image and caption
+    agree most under the CLIP at ``checkpoint`` (a run directory of this harness; the
+    study uses the whole pool trained at ``xs``)."""
+    if not checkpoint:
+        raise BenchError("clip-score needs --opt checkpoint=RUN_DIR (a CLIP run of this harness)")
+    scores = clip_scores(pool, Path(checkpoint))
+    log.info("clip-score quartiles %s", np.round(np.quantile(scores, [0.25, 0.5, 0.75]), 3))
+    return top_fraction(scores.astype(np.float64), fraction)
