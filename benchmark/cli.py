@@ -353,7 +353,9 @@ def build_parser() -> argparse.ArgumentParser:
     im.add_argument("--source", help="external: folder of jsonl(.zst) or webdataset shards")
     im.add_argument("--workers", type=int, default=1, help="external: processes")
     im.add_argument(
-        "--tokenizer", default="train", help="external: 'train', a built pool, or a folder"
+        "--tokenizer",
+        default="train",
+        help="external: 'train', 'openai-clip' (clip), a built pool, or a folder",
     )
     im.add_argument("--evals-from", help="external: built pool whose eval data to copy")
     im.add_argument("--id-field", help="dclm: the record field holding the id (a.b)")

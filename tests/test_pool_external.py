@@ -392,3 +392,58 @@ def test_train_clip_on_an_imported_pool(datacomp_pool, tmp_path):
     )
     assert result.num_steps == 4 and np.isfinite(result.final_loss)
     assert (result.checkpoint / "open_clip_model.safetensors").is_file()
+
+
+def test_openai_clip_tokenizer_gives_open_clips_ids(tmp_path):
+    import open_clip
+    from transformers import AutoTokenizer
+
+    from benchmark.pool.captions import openai_clip_tokenizer
+
+    openai_clip_tokenizer(tmp_path / "tok")
+    hf = AutoTokenizer.from_pretrained(str(tmp_path / "tok"))
+    simple = open_clip.tokenizer.SimpleTokenizer()
+    assert len(hf) == 49408 and hf.eos_token_id == 49407 and hf.bos_token_id == 49406
+    captions = [
+        "A photo of a DOG.",
+        "tanzender Mann: dunkle Hautfarbe",
+        "emoji_u1f590_1f3fc.png",
+        "it's   the  cat's 3 toys!!",
+        "wielbłąd café naïve",
+        "日本語のテキスト",
+        "",
+    ]
+    for caption in captions:
+        expected = [simple.sot_token_id, *simple.encode(caption), simple.eot_token_id]
+        assert hf(caption).input_ids == expected, caption
+    long = "flag of honduras " * 30  # truncated, the end token kept, as open_clip.tokenize
+    ids = hf(long, max_length=77, padding="max_length", truncation=True).input_ids
+    assert ids == open_clip.tokenize(long)[0].tolist()
+
+
+@pytest.mark.slow
+def test_builtin_vit_b_32_trains_on_a_pool_with_openai_clip_tokenizer(
+    bench_home, datacomp_src, tmp_path
+):
+    """DataComp's recipe model (open_clip's built-in ViT-B-32, 224 px, 49,408-token text
+    tower) trains a step on a DataComp-style pool imported with its tokenizer; the
+    pool's own trained BPE is refused with the fix."""
+    from benchmark.config import load_recipe
+    from benchmark.errors import RecipeError
+    from benchmark.subset import whole_pool
+    from benchmark.train.clip import train_clip
+
+    pool = import_external(
+        "ext-datacomp-224", "datacomp", datacomp_src, image_sizes=(224,), tokenizer="openai-clip"
+    )
+    assert pool.manifest["tokenizer"]["name"] == "openai-clip"
+    tiny = ["data.train_samples=8", "data.global_batch_size=8", "data.micro_batch_size=4",
+            "optim.warmup_steps=0", "runtime.precision=fp32"]  # fmt: skip
+    recipe = load_recipe("clip", "datacomp-small", [f"pool={pool.name}", *tiny])
+    result = train_clip(recipe, pool, whole_pool(pool), tmp_path, wandb_mode="disabled",
+                        progress=False)  # fmt: skip
+    assert result.num_steps == 1 and np.isfinite(result.final_loss)
+    own = import_external("ext-datacomp-224-bpe", "datacomp", datacomp_src, image_sizes=(224,))
+    bad = load_recipe("clip", "datacomp-small", [f"pool={own.name}", *tiny])
+    with pytest.raises(RecipeError, match="--tokenizer openai-clip"):
+        train_clip(bad, own, whole_pool(own), tmp_path / "b", wandb_mode="disabled")

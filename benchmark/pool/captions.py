@@ -209,3 +209,71 @@ def train_caption_tokenizer(texts: Sequence[str], vocab_size: int, out_dir: Path
         tokenizer_object=tok, pad_token=PAD, eos_token=EOS, unk_token=UNK, model_max_length=77
     )
     fast.save_pretrained(str(out_dir))
+
+
+# OpenAI CLIP's tokenizer, the one open_clip's built-in model configs (ViT-B-32, ...) expect:
+# 49,408 ids = 256 byte symbols + the same with "</w>" + 48,894 merges + two specials.
+CLIP_SOT, CLIP_EOT = "<|startoftext|>", "<|endoftext|>"
+CLIP_MERGES = 49152 - 256 - 2  # the merges open_clip's SimpleTokenizer reads from its file
+CLIP_SPLIT = (
+    r"<\|startoftext\|>|<\|endoftext\|>|'s|'t|'re|'ve|'m|'ll|'d|[\p{L}]+|[\p{N}]|[^\s\p{L}\p{N}]+"
+)
+
+
+def openai_clip_tokenizer(out_dir: Path) -> None:
+    """Write OpenAI CLIP's BPE as a ``save_pretrained`` folder, built from the merges file
+    that open_clip's wheel ships (nothing is downloaded): lower case, whitespace
+    collapsed, words split as CLIP splits them, ``<|startoftext|>`` and ``<|endoftext|>``
+    around every caption. Its ids equal open_clip's ``SimpleTokenizer``'s; padding uses
+    ``<|endoftext|>`` (open_clip pads with 0), which changes nothing for the model: it
+    pools at the first (argmax) end token behind a causal mask.
+    """
+    import gzip
+
+    from open_clip.tokenizer import bytes_to_unicode, default_bpe
+    from tokenizers import (
+        Regex,
+        Tokenizer,
+        decoders,
+        models,
+        normalizers,
+        pre_tokenizers,
+        processors,
+    )
+    from transformers import PreTrainedTokenizerFast
+
+    with gzip.open(default_bpe(), "rt", encoding="utf-8") as f:
+        lines = f.read().split("\n")[1 : CLIP_MERGES + 1]
+    merges = [tuple(line.split()) for line in lines]
+    symbols = list(bytes_to_unicode().values())
+    vocab_list = symbols + [s + "</w>" for s in symbols] + ["".join(m) for m in merges]
+    vocab = {token: i for i, token in enumerate(vocab_list + [CLIP_SOT, CLIP_EOT])}
+    tok = Tokenizer(
+        models.BPE(vocab=vocab, merges=merges, end_of_word_suffix="</w>", unk_token=CLIP_EOT)
+    )
+    tok.normalizer = normalizers.Sequence(
+        [normalizers.NFC(), normalizers.Replace(Regex(r"\s+"), " "), normalizers.Lowercase()]
+    )
+    tok.pre_tokenizer = pre_tokenizers.Sequence(
+        [
+            pre_tokenizers.Split(Regex(CLIP_SPLIT), behavior="removed", invert=True),
+            pre_tokenizers.ByteLevel(add_prefix_space=False, use_regex=False),
+        ]
+    )
+    tok.decoder = decoders.BPEDecoder(suffix="</w>")
+    sot, eot = vocab[CLIP_SOT], vocab[CLIP_EOT]
+    tok.post_processor = processors.TemplateProcessing(
+        single=f"{CLIP_SOT} $A {CLIP_EOT}",
+        pair=f"{CLIP_SOT} $A {CLIP_EOT} $B {CLIP_EOT}",
+        special_tokens=[(CLIP_SOT, sot), (CLIP_EOT, eot)],
+    )
+    tok.add_special_tokens([CLIP_SOT, CLIP_EOT])
+    fast = PreTrainedTokenizerFast(
+        tokenizer_object=tok,
+        bos_token=CLIP_SOT,
+        eos_token=CLIP_EOT,
+        pad_token=CLIP_EOT,
+        unk_token=CLIP_EOT,
+        model_max_length=77,
+    )
+    fast.save_pretrained(str(out_dir))

@@ -35,7 +35,9 @@ Choices, and why:
   ``tokenizer.json`` (a ``save_pretrained`` folder, e.g. GPT-NeoX-20B's for the DCLM
   scales) is copied in. Token ids are stored as uint16, or uint32 for vocabularies over
   65,536. The manifest's ``tokenizer.name`` records which (a Hub cache folder
-  ``models--ORG--NAME`` is recorded as ``ORG/NAME``).
+  ``models--ORG--NAME`` is recorded as ``ORG/NAME``). ``openai-clip`` (clip pools)
+  installs OpenAI CLIP's BPE from open_clip's wheel, the tokenizer open_clip's built-in
+  model configs (the ``datacomp-*`` scales' ViT-B-32, B-16, L-14) expect.
 - **Eval data** (``--evals-from POOL``): a track's eval sets are built with its embedded
   pool, so an imported pool copies them from one (``text-default`` or
   ``image-default``); text pools are checked for 13-gram overlap with them as the
@@ -272,13 +274,23 @@ def tokenizer_name(path: Path) -> str:
     return path.name
 
 
+OPENAI_CLIP = "openai-clip"  # the tokenizer open_clip's built-in configs (ViT-B-32, ...) expect
+
+
 def install_tokenizer(spec: str, out: Path, track: str, train: Callable[[Path], dict]) -> dict:
     """Put the pool's tokenizer in ``out``: trained (``train``), a built pool's, or a
     folder's; return the manifest's ``tokenizer`` record."""
     if spec == "train":
         return {**train(out), "from": "trained on the pool"}
     path = Path(spec).expanduser()
-    if path.is_dir():
+    if spec == OPENAI_CLIP:
+        if track != "clip":
+            raise PoolError(f"--tokenizer {OPENAI_CLIP} is a caption tokenizer: clip pools only")
+        from benchmark.pool.captions import openai_clip_tokenizer
+
+        openai_clip_tokenizer(out)
+        record = {"from": "OpenAI CLIP's BPE, from open_clip's wheel", "name": OPENAI_CLIP}
+    elif path.is_dir():
         if not (path / "tokenizer.json").is_file():
             raise PoolError(f"--tokenizer {spec}: no tokenizer.json in that folder")
         shutil.copytree(path, out)
@@ -291,8 +303,8 @@ def install_tokenizer(spec: str, out: Path, track: str, train: Callable[[Path], 
         record = {**src.manifest.get("tokenizer", {}), "from": f"pool {spec}", "name": spec}
     else:
         raise PoolError(
-            f"--tokenizer {spec!r} is neither 'train', a folder with a tokenizer.json, "
-            "nor a built pool"
+            f"--tokenizer {spec!r} is neither 'train', '{OPENAI_CLIP}', a folder with a "
+            "tokenizer.json, nor a built pool"
         )
     from transformers import AutoTokenizer
 

@@ -101,13 +101,27 @@ def tokenize_captions(tokenizer, texts: list[str], context_length: int) -> np.nd
 
 
 def check_tokenizer(tokenizer, text_cfg: dict, config: str) -> None:
-    """The pool's tokenizer must fit the model's text tower."""
+    """The pool's tokenizer must fit the model's text tower.
+
+    The repo's configs name their end and pad ids (``eos_id``, ``pad_id``); open_clip's
+    built-in ones (ViT-B-32, ...) name none and pool the text at the highest id (argmax),
+    so their tokenizer's end token must be the last id: OpenAI CLIP's BPE, which
+    ``bench pool import --tokenizer openai-clip`` installs.
+    """
     vocab = text_cfg.get("vocab_size", 49408)
     if len(tokenizer) > vocab:
         raise RecipeError(
             f"model config {config}: text_cfg.vocab_size {vocab} is smaller than the pool "
             f"tokenizer's {len(tokenizer)} tokens"
         )
+    if "eos_id" not in text_cfg:
+        if tokenizer.eos_token_id != vocab - 1:
+            raise RecipeError(
+                f"model config {config} pools text at its last id {vocab - 1}, but the pool "
+                f"tokenizer's end token is {tokenizer.eos_token_id}: import the pool with "
+                "`bench pool import ... --tokenizer openai-clip`"
+            )
+        return
     for key, tok_id in (("eos_id", tokenizer.eos_token_id), ("pad_id", tokenizer.pad_token_id)):
         if text_cfg.get(key) != tok_id:
             raise RecipeError(
