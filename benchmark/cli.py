@@ -78,6 +78,7 @@ def _pool_import(args: argparse.Namespace) -> int:
             id_field=args.id_field,
             metadata=Path(args.metadata) if args.metadata else None,
             image_sizes=args.image_sizes,
+            encoded=args.encoded,
         )
         print(
             f"pool {pool.name}: {pool.num_items} items, fingerprint {pool.fingerprint[:16]}… "
@@ -362,9 +363,15 @@ def build_parser() -> argparse.ArgumentParser:
     im.add_argument("--metadata", help="datacomp: parquet file or folder (default: source's)")
     im.add_argument(
         "--image-sizes",
-        type=lambda v: [int(x) for x in v.split(",")],
+        type=lambda v: [int(x) for x in v.split(",") if x],
         default=[32, 64],
-        help="datacomp: image cache sizes in px, comma-separated",
+        help="datacomp: image cache sizes in px, comma-separated ('' for none)",
+    )
+    im.add_argument(
+        "--encoded",
+        action="store_true",
+        help="datacomp: keep the image files' bytes; training decodes them as it streams "
+        "(for 224 px pools too big for a decoded cache)",
     )
     im.set_defaults(func=_pool_import)
 

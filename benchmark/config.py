@@ -35,6 +35,7 @@ FREE_KEYS = frozenset(
         "runtime.num_threads",
         "runtime.parallel",
         "runtime.checkpoint_every",
+        "runtime.data_workers",
     }
 )
 
@@ -118,6 +119,7 @@ class Runtime:
     num_threads: int = 0  # torch intra-op threads; 0 = all cores (shared among processes)
     parallel: str = "ddp"  # with several processes: "ddp" (replicas) or "fsdp" (fully_shard)
     checkpoint_every: int = 0  # steps between resume checkpoints; 0 = 5% marks, >= 5 min apart
+    data_workers: int = 0  # CLIP: processes decoding a pool's encoded images (0: in the loop)
 
 
 @dataclass(frozen=True, kw_only=True)

@@ -212,7 +212,7 @@ def test_tokenizer_from_a_folder(bench_home, dclm_pool, dclm_src, tmp_path):
     pool = import_external("ext-dclm-tokdir", "dclm", dclm_src, tokenizer=str(folder))
     assert pool.manifest["tokenizer"]["name"] == tokenizer_name(folder) == "Org/tok"
     assert np.array_equal(np.asarray(pool.tokens), np.asarray(dclm_pool.tokens))
-    with pytest.raises(PoolError, match="neither 'train', a folder"):
+    with pytest.raises(PoolError, match="neither 'train', 'openai-clip', a folder"):
         import_external("ext-dclm-tok-bad", "dclm", dclm_src, tokenizer="no-such-pool")
 
 
@@ -447,3 +447,37 @@ def test_builtin_vit_b_32_trains_on_a_pool_with_openai_clip_tokenizer(
     bad = load_recipe("clip", "datacomp-small", [f"pool={own.name}", *tiny])
     with pytest.raises(RecipeError, match="--tokenizer openai-clip"):
         train_clip(bad, own, whole_pool(own), tmp_path / "b", wandb_mode="disabled")
+
+
+@pytest.mark.slow
+def test_encoded_pool_streams_the_same_pixels_as_a_cache(bench_home, datacomp_src, tmp_path):
+    """--encoded keeps the image bytes; training decodes them in worker processes as it
+    goes and gets the same run as from a decoded cache of that size."""
+    from benchmark.config import load_recipe
+    from benchmark.subset import whole_pool
+    from benchmark.train.clip import train_clip
+    from benchmark.train.images import EncodedImages, StepImages
+
+    cached = import_external("ext-dc-cache", "datacomp", datacomp_src, image_sizes=(32,))
+    streamed = import_external("ext-dc-enc", "datacomp", datacomp_src, image_sizes=(), encoded=True)
+    assert not list(streamed.root.glob("images-*.npy"))
+    assert streamed.fingerprint == cached.fingerprint
+    store = EncodedImages(streamed.root, 32)
+    rows = np.array([0, 7, 47])
+    cache = np.load(cached.root / "images-32.npy")
+    assert np.array_equal(store.decode(rows), cache[rows])
+    assert StepImages(streamed, 32, np.arange(48), workers=0).streamed
+
+    tiny = ["data.train_samples=96", "data.global_batch_size=32", "data.micro_batch_size=16",
+            "optim.warmup_steps=1"]  # fmt: skip
+    results = []
+    for pool, extra in ((cached, []), (streamed, ["runtime.data_workers=2"])):
+        recipe = load_recipe("clip", "xs", [f"pool={pool.name}", *tiny, *extra])
+        out = tmp_path / pool.name
+        out.mkdir()
+        results.append(train_clip(recipe, pool, whole_pool(pool), out, wandb_mode="disabled",
+                                  progress=False))  # fmt: skip
+    a, b = results
+    assert a.final_loss == b.final_loss and a.num_steps == b.num_steps == 3
+    with pytest.raises(PoolError, match="--encoded"):
+        StepImages(cached, 64, np.arange(4))

@@ -64,6 +64,8 @@ SHARD_ROWS = 50_000  # items per docs-*.parquet
 VOCAB_SIZE = 4096  # as image-default's caption tokenizer
 _HEX32 = re.compile(r"^[0-9a-fA-F]{32}$")
 _KEY_EXT = re.compile(r"^((?:.*/|)[^./]+)\.([^/]*)$")  # webdataset: key up to the first dot
+# --encoded: the image files' bytes, uid order, for streaming decode (benchmark.train.images)
+ENCODED_IMAGES, ENCODED_OFFSETS = "encoded-images.npy", "encoded-offsets.npy"
 _OWN_COLUMNS = ("uid", "text", "source", "locator", "url", "image_sha256", "width", "height")
 
 
@@ -79,26 +81,32 @@ def _samples(path: Path) -> Iterator[tuple[str, dict[str, bytes]]]:
     yield from groups.items()
 
 
-def _decode(data: bytes, sizes: tuple[int, ...]) -> tuple[int, int, list[np.ndarray]]:
+def decode_square(data: bytes, sizes: tuple[int, ...]) -> tuple[int, int, list[np.ndarray]]:
     """Width, height, and the image centre-cropped and resized to each size (RGB uint8)."""
     from PIL import Image
 
     with Image.open(io.BytesIO(data)) as im:
         width, height = im.size
-        im.draft("RGB", (max(sizes), max(sizes)))  # JPEG: decode at the smallest scale that fits
+        if sizes:
+            im.draft("RGB", (max(sizes), max(sizes)))  # JPEG: the smallest scale that fits
         rgb = im.convert("RGB")
+    if not sizes:
+        return width, height, []
     side = min(rgb.size)
     left, top = (rgb.width - side) // 2, (rgb.height - side) // 2
     square = rgb.crop((left, top, left + side, top + side))
     return width, height, [np.asarray(square.resize((s, s), Image.BICUBIC)) for s in sizes]
 
 
-def read_tar(task: tuple[str, str, str, int, tuple[int, ...]]) -> dict[str, Any]:
-    """Decode one shard's samples into ``img-NNNNNN-SIZE.npy`` in the staging folder;
-    return their uids, keys, captions and image facts (run in a worker process)."""
+def read_tar(task: tuple[str, str, str, int, tuple[int, ...], bool]) -> dict[str, Any]:
+    """Decode one shard's samples into ``img-NNNNNN-SIZE.npy`` in the staging folder (and,
+    with ``encoded``, their bytes into ``enc-NNNNNN.bin``); return their uids, keys,
+    captions and image facts (run in a worker process)."""
     from PIL import Image
 
-    source, rel, tmp, index, sizes = task
+    source, rel, tmp, index, sizes, encoded = task
+    lengths: list[int] = []
+    enc = open(Path(tmp) / f"enc-{index:06d}.bin", "wb") if encoded else None  # noqa: SIM115
     path = Path(source) / rel
     out: dict[str, list] = {k: [] for k in ("uid", "key", "caption", "url", "sha", "w", "h")}
     images: list[list[np.ndarray]] = [[] for _ in sizes]
@@ -116,11 +124,14 @@ def read_tar(task: tuple[str, str, str, int, tuple[int, ...]]) -> dict[str, Any]
             if not _HEX32.match(uid):
                 raise PoolError(f"{where}: no 32-hex uid (neither the .json's 'uid' nor the key)")
             try:
-                w, h, arrays = _decode(files[ext], sizes)
+                w, h, arrays = decode_square(files[ext], sizes)
             except (OSError, ValueError, Image.DecompressionBombError) as err:
                 raise PoolError(f"{where}: the .{ext} image cannot be decoded ({err})") from None
             for k, a in enumerate(arrays):
                 images[k].append(a)
+            if enc is not None:
+                enc.write(files[ext])
+                lengths.append(len(files[ext]))
             txt = files.get("txt")
             out["uid"].append(uid.lower())
             out["key"].append(key)
@@ -133,12 +144,16 @@ def read_tar(task: tuple[str, str, str, int, tuple[int, ...]]) -> dict[str, Any]
             out["h"].append(h)
     except (tarfile.TarError, EOFError) as err:
         raise PoolError(f"{path}: not a readable tar ({err})") from None
+    finally:
+        if enc is not None:
+            enc.close()
     for k, s in enumerate(sizes):
         stack = np.stack(images[k]) if images[k] else np.zeros((0, s, s, 3), np.uint8)
         np.save(Path(tmp) / f"img-{index:06d}-{s}.npy", stack)
     return {
         **out,
         "uid": np.array(out["uid"], dtype=UID_DTYPE),
+        "enc_lengths": np.array(lengths, dtype=np.int64),
         "record": {**shard_record(path, Path(source)), "num_items": len(out["key"])},
     }
 
@@ -240,6 +255,28 @@ def _write_images(tmp: Path, parsed: list[dict], order: np.ndarray, sizes) -> No
         del out
 
 
+def _write_encoded(tmp: Path, parsed: list[dict], order: np.ndarray) -> int:
+    """``encoded-images.npy`` (uint8, the image files' bytes in uid order) and
+    ``encoded-offsets.npy`` (int64, N + 1) from the per-shard parts, copied through memory
+    maps one image at a time; the byte count."""
+    lengths = np.concatenate([p["enc_lengths"] for p in parsed])  # original item order
+    part_of = np.repeat(np.arange(len(parsed)), [len(p["enc_lengths"]) for p in parsed])
+    starts = np.concatenate([np.cumsum(p["enc_lengths"]) - p["enc_lengths"] for p in parsed])
+    offsets = np.concatenate([[0], np.cumsum(lengths[order])]).astype(np.int64)
+    np.save(tmp / ENCODED_OFFSETS, offsets)
+    paths = [tmp / f"enc-{i:06d}.bin" for i in range(len(parsed))]
+    parts = [np.memmap(p, np.uint8, "r") if p.stat().st_size else None for p in paths]
+    out = np.lib.format.open_memmap(tmp / ENCODED_IMAGES, "w+", np.uint8, (int(offsets[-1]),))
+    for row, k in enumerate(order):
+        part = parts[part_of[k]]
+        out[offsets[row] : offsets[row + 1]] = part[starts[k] : starts[k] + lengths[k]]
+    out.flush()
+    del out, parts
+    for p in paths:
+        p.unlink()
+    return int(offsets[-1])
+
+
 def import_datacomp(
     name: str,
     source: Path,
@@ -249,15 +286,16 @@ def import_datacomp(
     evals_from: str | None,
     metadata: Path | None,
     sizes: tuple[int, ...],
+    encoded: bool = False,
 ) -> dict[str, Any]:
     """Build the pool into the staging folder ``tmp``; return its manifest."""
     t0 = time.time()
-    if not sizes or min(sizes) < 8:
-        raise PoolError(f"--image-sizes {sizes}: give sizes of at least 8 px")
+    if (not sizes and not encoded) or (sizes and min(sizes) < 8):
+        raise PoolError(f"--image-sizes {sizes}: give sizes of at least 8 px (or --encoded)")
     tars = find_shards(source, (".tar",), "webdataset shards")
     meta, meta_uids, meta_order, meta_records = _read_metadata(_metadata_files(source, metadata))
     tasks = [
-        (str(source), t.relative_to(source).as_posix(), str(tmp), i, sizes)
+        (str(source), t.relative_to(source).as_posix(), str(tmp), i, sizes, encoded)
         for i, t in enumerate(tars)
     ]
     parsed = parallel_map(
@@ -287,6 +325,7 @@ def import_datacomp(
     texts = _captions(parsed, meta, meta_rows, order, locators)
     shards = _write_docs(tmp, parsed, texts, order, meta, meta_rows)
     _write_images(tmp, parsed, order, sizes)
+    encoded_bytes = _write_encoded(tmp, parsed, order) if encoded else None
     write_index(tmp, sorted_uids)
     shas = [x for p in parsed for x in p["sha"]]
     digests = np.frombuffer(
@@ -329,6 +368,7 @@ def import_datacomp(
         "tokenizer": tok_record,
         "evals": evals,
         "cache_resolutions": list(sizes),
+        "encoded_images": None if encoded_bytes is None else {"num_bytes": encoded_bytes},
         "shards": shards,
         "build": {
             "workers": workers,

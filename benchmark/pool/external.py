@@ -108,6 +108,7 @@ def import_external(
     id_field: str | None = None,
     metadata: Path | None = None,
     image_sizes: Sequence[int] = (32, 64),
+    encoded: bool = False,
 ) -> Pool:
     """Import the external pool at ``source`` (format ``fmt``) as pool ``name``."""
     from benchmark.pool.build import BUILDERS
@@ -135,7 +136,15 @@ def import_external(
             from benchmark.pool.datacomp import import_datacomp
 
             import_datacomp(
-                name, source, tmp, workers, tokenizer, evals_from, metadata, tuple(image_sizes)
+                name,
+                source,
+                tmp,
+                workers,
+                tokenizer,
+                evals_from,
+                metadata,
+                tuple(image_sizes),
+                encoded,
             )
     return Pool(dest)
 

@@ -50,6 +50,7 @@ from benchmark.train.common import (
     start_logging,
     step_loss,
 )
+from benchmark.train.images import StepImages
 from benchmark.train.resume import Cadence, full_model_state, load_state, run_key, save_state
 
 log = logging.getLogger(__name__)
@@ -264,8 +265,8 @@ def train_clip(
     unique = np.unique(order)  # tokenize and load only what the run will see
     captions = pool.read_table(["text"]).column("text").take(unique).to_pylist()
     tokens = tokenize_captions(tokenizer, captions, cfg["text_cfg"]["context_length"])
-    images = np.asarray(image_cache(pool, d.image_size)[unique])  # (U, H, W, 3) in memory
-    local = np.searchsorted(unique, order)  # sample k -> row in the in-memory arrays
+    images = StepImages(pool, d.image_size, unique, recipe.runtime.data_workers)
+    local = np.searchsorted(unique, order)  # sample k -> index into unique (and tokens)
     to_input = normalizer(rt.device)
 
     torch.manual_seed(recipe.seed)
@@ -296,13 +297,18 @@ def train_clip(
         start_step=state.step,
         per_step=d.global_batch_size,
     )
+
+    def mine_at(step: int) -> np.ndarray:
+        """This process's slice of step ``step``'s global batch (indices into unique)."""
+        return local_share(local[step * d.global_batch_size : (step + 1) * d.global_batch_size], rt)
+
     t0 = time.time() - state.elapsed_s
     try:
         model.train()
-        for step in range(state.step, num_steps):
-            batch = local[step * d.global_batch_size : (step + 1) * d.global_batch_size]
-            mine = local_share(batch, rt)  # this process's slice of the global batch
-            x = to_input(images[mine])  # (B, 3, H, W)
+        steps = range(state.step, num_steps)
+        for step, pixels in zip(steps, images.batches(mine_at, steps), strict=True):
+            mine = mine_at(step)
+            x = to_input(pixels)  # (B, 3, H, W)
             t = torch.from_numpy(tokens[mine]).to(rt.device)  # (B, T)
             loss = contrastive_step(
                 fwd,
