@@ -16,7 +16,11 @@ Keep ``steps x batch`` plus open_clip's 5,000-sample shuffle buffer inside the f
 10,000-sample shard: open_clip_train 3.3.0's ``group_by_keys_nothrow`` raises
 ``KeyError: 'fname'`` at a shard boundary with webdataset 1.0.2.
 
-    BENCH_HOME=... python benchmarks/clip_throughput.py --scale small --steps 16
+    BENCH_HOME=... python benchmarks/clip_throughput.py --scale small --steps 16 [--compile]
+
+``--reduce-to DIR --items N`` instead writes a reduced copy of the pool (its first N
+items, the tar shard re-encoded at the cache's resolution) under ``DIR/pools`` to carry
+to another machine; ``BENCH_HOME=DIR ... --pool NAME`` then measures on it.
 """
 
 from __future__ import annotations
@@ -103,18 +107,69 @@ def harness_rate(recipe, pool, steps: int, workdir: Path) -> dict:
     return {"samples_per_second": n / t, "overall": result.throughput}
 
 
+def reduce_pool(pool, size: int, items: int, home: Path, name: str) -> Path:
+    """The pool's first ``items`` items as pool ``name`` under ``home/pools``: index,
+    tokenizer, ``size`` px cache, and one tar shard whose images are the cache's pixels as
+    PNG (so both trainers read the same pixels)."""
+    import io
+    import shutil
+    import tarfile
+
+    import numpy as np
+    import pyarrow.parquet as pq
+    from PIL import Image
+
+    dest = home / "pools" / name
+    (dest / "shards").mkdir(parents=True)
+    table = pool.read_table().slice(0, items)
+    pq.write_table(table, dest / "docs-00000.parquet")
+    np.save(dest / "uids.npy", np.asarray(pool.uids)[:items])
+    images = np.load(pool.root / f"images-{size}.npy", mmap_mode="r")[:items]
+    np.save(dest / f"images-{size}.npy", np.asarray(images))
+    shutil.copytree(pool.tokenizer_dir, dest / "tokenizer")
+    uids = table.column("uid").to_pylist()
+    with tarfile.open(dest / "shards" / "shard-00000.tar", "w") as tar:
+        for uid, text, pixels in zip(uids, table.column("text").to_pylist(), images, strict=True):
+            buf = io.BytesIO()
+            Image.fromarray(np.asarray(pixels)).save(buf, "PNG")
+            for ext, data in (("png", buf.getvalue()), ("txt", text.encode()),
+                              ("json", json.dumps({"uid": uid}).encode())):  # fmt: skip
+                info = tarfile.TarInfo(f"{uid}.{ext}")
+                info.size = len(data)
+                tar.addfile(info, io.BytesIO(data))
+    manifest = {**pool.manifest, "name": name, "num_items": items, "shards": ["docs-00000.parquet"],
+                "cache_resolutions": [size], "reduced_from": pool.fingerprint}  # fmt: skip
+    write_json(dest / "manifest.json", manifest)
+    return dest
+
+
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--scale", default="small")
+    p.add_argument("--pool", help="measure on this pool instead of the recipe's")
     p.add_argument("--steps", type=int, default=16)
+    p.add_argument("--compile", action="store_true", help="also time the harness compiled")
     p.add_argument("--out", type=Path, default=Path("runs/bench/clip_throughput.json"))
+    p.add_argument("--reduce-to", type=Path, help="write a reduced pool here and stop")
+    p.add_argument("--items", type=int, default=9500)
+    p.add_argument("overrides", nargs="*", help="recipe overrides, e.g. runtime.precision=fp32")
     args = p.parse_args()
-    recipe = load_recipe("clip", args.scale)
+    overrides = ([f"pool={args.pool}"] if args.pool else []) + args.overrides
+    recipe = load_recipe("clip", args.scale, overrides)
     pool = ensure_pool(recipe.pool)
+    if args.reduce_to:
+        dest = reduce_pool(pool, recipe.data.image_size, args.items, args.reduce_to, "image-bench")
+        print(f"wrote {dest}")
+        return
     threads = torch.get_num_threads()
     with tempfile.TemporaryDirectory() as tmp:
         ref = open_clip_train_rate(recipe, pool, args.steps, Path(tmp) / "oc", threads)
         ours = harness_rate(recipe, pool, args.steps, Path(tmp))
+        if args.compile:
+            compiled = dataclasses.replace(
+                recipe, runtime=dataclasses.replace(recipe.runtime, compile=True)
+            )
+            ours_compiled = harness_rate(compiled, pool, args.steps, Path(tmp) / "compiled")
     ratio = ours["samples_per_second"] / ref["samples_per_second"]
     out = {
         "scale": args.scale,
@@ -122,10 +177,15 @@ def main() -> None:
         "global_batch_size": recipe.data.global_batch_size,
         "steps": args.steps,
         "threads": threads,
+        "overrides": overrides,
+        "precision": recipe.runtime.precision,
         "open_clip_train": ref,
         "harness": ours,
         "ratio": ratio,
     }
+    if args.compile:
+        out["harness_compiled"] = ours_compiled
+        out["ratio_compiled"] = ours_compiled["samples_per_second"] / ref["samples_per_second"]
     write_json(args.out, out)
     print(
         f"{recipe.model.config}, batch {recipe.data.global_batch_size}, {args.steps} steps, "
@@ -134,6 +194,9 @@ def main() -> None:
         f"  harness          {ours['samples_per_second']:8.1f} samples/s\n"
         f"  ratio            {ratio:8.2f}x"
     )
+    if args.compile:
+        print(f"  harness compiled {ours_compiled['samples_per_second']:8.1f} samples/s, "
+              f"ratio {out['ratio_compiled']:.2f}x")  # fmt: skip
 
 
 if __name__ == "__main__":

@@ -9,6 +9,7 @@ agree to rounding, not bit for bit: ``TOL`` over every step.
 from __future__ import annotations
 
 import json
+import os
 import shutil
 import subprocess
 import sys
@@ -142,3 +143,20 @@ def test_cli_trains_with_two_processes_and_rank_0_alone_writes(launcher, tiny_im
     assert entry["compute"]["num_processes"] == 2
     assert len(losses(tmp_path / "two")) == 6
     assert not (tmp_path / "two" / "resume.pt").exists()
+
+
+def test_threads_follow_the_cpu_affinity_not_the_machine():
+    """Under taskset or a SLURM/container CPU set, one thread per usable core (more would
+    oversubscribe them: 9% slower on 2 of 16 cores in benchmarks/clip_throughput.py)."""
+    code = (
+        "import os, torch\n"
+        "os.sched_setaffinity(0, {sorted(os.sched_getaffinity(0))[0]})\n"
+        "from benchmark.config import Runtime\n"
+        "from benchmark.train.common import setup_runtime\n"
+        "info = setup_runtime(Runtime())\n"
+        "print(torch.get_num_threads(), info.num_threads)\n"
+    )
+    env = {k: v for k, v in os.environ.items() if k not in ("OMP_NUM_THREADS", "WORLD_SIZE")}
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env,
+                         check=True)  # fmt: skip
+    assert out.stdout.split() == ["1", "1"]

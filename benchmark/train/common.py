@@ -90,6 +90,15 @@ def cpu_has_bf16() -> bool:
     return any(f in flags for f in ("avx512_bf16", "amx_bf16"))
 
 
+def usable_cores() -> int:
+    """The cores this process may run on: its CPU affinity (taskset, a SLURM or container
+    CPU set), not the machine's count, so that threads never outnumber them."""
+    try:
+        return len(os.sched_getaffinity(0))
+    except AttributeError:  # no affinity API (macOS)
+        return os.cpu_count() or 1
+
+
 def setup_runtime(runtime: Runtime) -> RuntimeInfo:
     """Device, precision, threads and process group for this process."""
     distributed.init()
@@ -101,7 +110,7 @@ def setup_runtime(runtime: Runtime) -> RuntimeInfo:
     else:
         device = torch.device("cpu")
         has_bf16 = cpu_has_bf16()
-    threads = runtime.num_threads or max(1, (os.cpu_count() or 1) // max(world, 1))
+    threads = runtime.num_threads or max(1, usable_cores() // max(world, 1))
     torch.set_num_threads(threads)
     if runtime.precision == "bf16" and not has_bf16:
         log.warning("bf16 requested but %s has no native bf16: it will be slow", device)
