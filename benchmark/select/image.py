@@ -156,7 +156,7 @@ def checkpoint_dir(path: Path) -> Path:
 def clip_scores(pool: Pool, checkpoint: Path, batch_size: int = 512) -> np.ndarray:
     """Cosine similarity of each pair's image and caption under the CLIP at ``checkpoint``."""
     from benchmark.evaluate.clip import load_checkpoint, to_model_input
-    from benchmark.train.clip import image_cache
+    from benchmark.train.images import image_cache
 
     model, tokenizer, size = load_checkpoint(checkpoint_dir(checkpoint), "cpu")
     have = sorted(int(p.stem.split("-")[1]) for p in pool.root.glob("images-*.npy"))

@@ -78,21 +78,6 @@ def build_model(recipe: Recipe) -> torch.nn.Module:
     )
 
 
-def image_cache(pool: Pool, size: int) -> np.ndarray:
-    """The pool's images at ``size`` px, uint8 ``(N, size, size, 3)`` in uid order."""
-    path = pool.root / f"images-{size}.npy"
-    if not path.is_file():
-        have = sorted(p.stem.split("-")[1] for p in pool.root.glob("images-*.npy"))
-        raise PoolError(
-            f"pool {pool.name} has no {size} px image cache (has: {', '.join(have) or 'none'}); "
-            f"rebuild it with `bench pool build {pool.name} --force`"
-        )
-    images = np.load(path, mmap_mode="r")
-    if images.shape[0] != pool.num_items:
-        raise PoolError(f"{path} has {images.shape[0]} rows, the pool {pool.num_items} items")
-    return images
-
-
 def tokenize_captions(tokenizer, texts: list[str], context_length: int) -> np.ndarray:
     """``(N, context_length)`` int64 ids, padded, with the end token kept on truncation."""
     ids = tokenizer(

@@ -24,6 +24,21 @@ from benchmark.pool.datacomp import ENCODED_OFFSETS as OFFSETS
 from benchmark.pool.store import Pool
 
 
+def image_cache(pool: Pool, size: int) -> np.ndarray:
+    """The pool's images at ``size`` px, uint8 ``(N, size, size, 3)`` in uid order."""
+    path = pool.root / f"images-{size}.npy"
+    if not path.is_file():
+        have = sorted(p.stem.split("-")[1] for p in pool.root.glob("images-*.npy"))
+        raise PoolError(
+            f"pool {pool.name} has no {size} px image cache (has: {', '.join(have) or 'none'}); "
+            f"rebuild it with `bench pool build {pool.name} --force`"
+        )
+    images = np.load(path, mmap_mode="r")
+    if images.shape[0] != pool.num_items:
+        raise PoolError(f"{path} has {images.shape[0]} rows, the pool {pool.num_items} items")
+    return images
+
+
 class EncodedImages:
     """Random access to a pool's encoded images by row, decoded to ``size`` px."""
 
@@ -70,8 +85,6 @@ class StepImages:
         self.encoded: EncodedImages | None = None
         self.rows = rows  # the pool rows the run sees, sorted; batches index into them
         if cache.is_file():
-            from benchmark.train.clip import image_cache
-
             self.memory = np.asarray(image_cache(pool, size)[rows])  # (U, H, W, 3)
         elif (pool.root / ENCODED).is_file():
             self.encoded = EncodedImages(pool.root, size)
