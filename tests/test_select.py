@@ -188,3 +188,25 @@ def test_a_method_refuses_the_other_track(tiny_pool, tiny_image_pool, tmp_path):
         select("caption-filter", tiny_pool, tmp_path / "x.txt")
     with pytest.raises(BenchError, match="needs a lm pool"):
         select("gopher", tiny_image_pool, tmp_path / "x.txt")
+
+
+def test_composition_reads_a_subset_against_the_pool_labels(tiny_pool, tiny_image_pool, tmp_path):
+    from benchmark.select.composition import composition
+
+    select("sources", tiny_pool, tmp_path / "junk.txt", qualities=("junk",))
+    meta = json.loads((tmp_path / "junk.txt.meta.json").read_text())
+    comp = meta["composition"]
+    assert comp["group_by"] == "source"
+    assert comp["labels"]["junk"] == {**comp["labels"]["junk"], "kept": 1.0, "share": 1.0}
+    assert comp["labels"]["good"]["kept"] == comp["labels"]["good"]["share"] == 0.0
+    junk = {n for n, g in comp["groups"].items() if g["label"] == "junk"}
+    assert junk and all(comp["groups"][n]["kept"] == 1.0 for n in junk)
+    assert sum(g["pool"] for g in comp["groups"].values()) == tiny_pool.num_items
+    # repeats count towards a group's share of the subset, not towards what it keeps
+    rows = np.array([0, 0, 0, 1])
+    comp = composition(tiny_image_pool, rows)
+    assert comp["group_by"] == "caption_kind"
+    assert comp["kept"] == round(2 / tiny_image_pool.num_items, 4)
+    kinds = tiny_image_pool.read_table(["caption_kind"]).column("caption_kind").to_pylist()
+    assert comp["groups"][kinds[0]]["share"] >= 0.75
+    assert sum(g["share"] for g in comp["groups"].values()) == pytest.approx(1.0)

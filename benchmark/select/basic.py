@@ -6,6 +6,7 @@ import numpy as np
 
 from benchmark.errors import BenchError
 from benchmark.pool.store import Pool
+from benchmark.select.composition import pool_labels
 from benchmark.select.registry import register
 
 
@@ -44,8 +45,7 @@ def select_sources(
         raise BenchError(
             f"unknown source {unknown[0]!r}; sources of {pool.name}: {', '.join(sorted(known))}"
         )
-    kinds = pool.manifest.get("caption_kinds")  # image-text pools label items, not sources
-    labelled = kinds if kinds else known
+    key, labelled = pool_labels(pool)  # image-text pools label caption kinds, not sources
     labels = {q for q in labelled.values() if q}
     bad = sorted(set(qualities) - labels)
     if bad:
@@ -56,7 +56,6 @@ def select_sources(
     keep = np.isin(column, sorted(sources))
     if qualities:
         chosen = sorted(n for n, q in labelled.items() if q in qualities)
-        key = "caption_kind" if kinds else "source"
         values = pool.read_table([key]).column(key).to_numpy(zero_copy_only=False)
         keep |= np.isin(values, chosen)
     return np.flatnonzero(~keep if exclude else keep).astype(np.int64)
