@@ -61,7 +61,9 @@ def _pairs(by_scale: dict[tuple[str, str], list[Method]]) -> list[tuple[str, str
 
 def _accuracy(small: list[Method], large: list[Method], oracles: bool) -> DecisionAccuracy:
     means = [{m.name: m.mean for m in ms if oracles or not m.oracle} for ms in (small, large)]
-    return decision_accuracy(*means)
+    sigma = signal([m.headlines for m in small]).seed_std  # pooled over the smaller scale
+    noise = {m.name: sigma / len(m.seeds) ** 0.5 for m in small} if sigma else None
+    return decision_accuracy(*means, noise)
 
 
 def _noise_section(by_scale: dict[tuple[str, str], list[Method]]) -> list[str]:
@@ -105,7 +107,10 @@ def _decision_section(by_scale: dict[tuple[str, str], list[Method]]) -> list[str
         "Over every pair of methods run at both scales, the fraction whose order of mean "
         "headlines at the smaller scale is their order at the larger (DataDecide's pairwise "
         "decision accuracy). Oracle subsets use the pool's quality labels, so the accuracy is "
-        "also given without them.",
+        "also given without them. *Resolved* pairs are those whose gap at the smaller scale "
+        "exceeds twice its seed noise (the pooled seed std of that scale, over √seeds of each "
+        "method). An unresolved pair is a coin flip at the smaller scale, so it bounds the "
+        "accuracy whatever the larger scale does.",
         "",
     ]
     pairs = _pairs(by_scale)
@@ -120,8 +125,10 @@ def _decision_section(by_scale: dict[tuple[str, str], list[Method]]) -> list[str
             "accuracy",
             "pairs w/o oracles",
             "accuracy w/o oracles",
+            "resolved w/o oracles",
+            "accuracy on resolved",
         ),
-        _row(*["---"] * 7),
+        _row(*["---"] * 9),
     ]
     disagree = []
     for track, small, large in pairs:
@@ -136,12 +143,15 @@ def _decision_section(by_scale: dict[tuple[str, str], list[Method]]) -> list[str
                 _f(acc.accuracy, ".2f"),
                 acc_no.num_pairs,
                 _f(acc_no.accuracy, ".2f"),
+                acc_no.resolved.num_pairs,
+                _f(acc_no.resolved.accuracy, ".2f"),
             )
         )
         for d in acc.disagreements:
+            noise = "" if d.noise_small is None else f" (noise {d.noise_small:.4f})"
             disagree.append(
-                f"- {track} {small} → {large}: `{d.a}` − `{d.b}` is {d.gap_small:+.4f} at "
-                f"{small}, {d.gap_large:+.4f} at {large}"
+                f"- {track} {small} → {large}: `{d.a}` − `{d.b}` is {d.gap_small:+.4f}{noise} "
+                f"at {small}, {d.gap_large:+.4f} at {large}"
             )
     out += ["", "Disagreeing pairs:" if disagree else "No pair disagrees.", *disagree, ""]
     return out

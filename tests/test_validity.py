@@ -89,6 +89,12 @@ def test_pooled_std_signal_and_decision_accuracy():
         pytest.approx(-0.1),
     )
     assert decision_accuracy({"a": 1.0}, {"a": 2.0}).accuracy is None
+    assert acc.resolved.num_pairs == 0  # no noise given: no pair counts as resolved
+    # b - c's gap (0.1) is within twice its noise (√(0.01² + 0.1²)); the others are not
+    small, large = {"a": 0.6, "b": 0.4, "c": 0.3}, {"a": 0.8, "b": 0.5, "c": 0.6}
+    acc = decision_accuracy(small, large, {"a": 0.01, "b": 0.01, "c": 0.1})
+    assert [(d.a, d.b) for d in acc.resolved.pairs] == [("a", "b"), ("a", "c")]
+    assert (acc.accuracy, acc.resolved.accuracy) == (pytest.approx(2 / 3), 1.0)
     assert scale_pairs("lm", ["medium", "xs", "small"]) == [("xs", "small"), ("small", "medium")]
     assert scale_pairs("clip", ["xs", "medium", "huge"]) == [("xs", "medium")]
 
@@ -122,7 +128,10 @@ def test_script_writes_the_page_and_plot(board, tmp_path):
     assert "| no-junk (oracle) | 1 (0) | 0.3500 ± n/a |" in md
     assert "all methods (4): pooled seed std 0.1000, spread 0.3000, spread / seed std 3.0" in md
     assert "| lm | xs → small | 6 | 3 | 0.50 | 3 | 0.67 |" in md
-    assert "`b` − `c` is +0.1000 at xs, -0.1000 at small" in md
+    # without oracles, pooled xs std 0.1: a - c (0.3 > 2 √(0.1²/2 + 0.1²)) is resolved; a - b
+    # (0.2, noise √(0.1²/2 + 0.1²/2) = 0.1) sits on the bar and b - c (0.1) is below it
+    assert "| lm | xs → small | 6 | 3 | 0.50 | 3 | 0.67 | 1 | 1.00 |" in md
+    assert "`b` − `c` is +0.1000 (noise 0.1225) at xs, -0.1000 at small" in md
     # the task's values are half the headlines: same ratio, half the std
     assert f"| {TASK} | acc | yes | 0.0500 | 0.1500 | 3.0 |" in md
     assert "- lm-xs-d-s0.json: suite/pool" in md

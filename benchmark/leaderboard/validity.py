@@ -108,10 +108,16 @@ class Decision:
     b: str
     gap_small: float
     gap_large: float
+    noise_small: float | None = None  # seed std of gap_small; None where unknown
 
     @property
     def agrees(self) -> bool:
         return bool(np.sign(self.gap_small) == np.sign(self.gap_large))
+
+    @property
+    def resolved(self) -> bool:
+        """The smaller scale tells the pair apart: its gap exceeds twice its seed noise."""
+        return self.noise_small is not None and abs(self.gap_small) > 2 * self.noise_small
 
 
 @dataclass(frozen=True)
@@ -133,6 +139,11 @@ class DecisionAccuracy:
     @property
     def disagreements(self) -> list[Decision]:
         return [d for d in self.pairs if not d.agrees]
+
+    @property
+    def resolved(self) -> DecisionAccuracy:
+        """The pairs whose gap at the smaller scale is above its seed noise."""
+        return DecisionAccuracy(tuple(d for d in self.pairs if d.resolved))
 
 
 @dataclass(frozen=True)
@@ -240,15 +251,27 @@ def signal(samples: Sequence[Sequence[float]]) -> Signal:
     return Signal(pooled_std(samples), spread)
 
 
-def decision_accuracy(small: Mapping[str, float], large: Mapping[str, float]) -> DecisionAccuracy:
+def decision_accuracy(
+    small: Mapping[str, float],
+    large: Mapping[str, float],
+    noise: Mapping[str, float] | None = None,
+) -> DecisionAccuracy:
     """Over every pair of methods in both, does the order of means at ``small`` hold at ``large``?
 
-    A tie at one scale and not the other counts as a disagreement.
+    A tie at one scale and not the other counts as a disagreement. ``noise``: each method's
+    seed std of its mean at ``small`` (seed std / √seeds); a pair's gap then has the noise
+    √(σa² + σb²), which decides whether the smaller scale resolves it.
     """
     names = sorted(set(small) & set(large))
     return DecisionAccuracy(
         tuple(
-            Decision(a, b, small[a] - small[b], large[a] - large[b])
+            Decision(
+                a,
+                b,
+                small[a] - small[b],
+                large[a] - large[b],
+                math.hypot(noise[a], noise[b]) if noise else None,
+            )
             for a, b in itertools.combinations(names, 2)
         )
     )
