@@ -18,6 +18,8 @@ import logging
 import os
 from pathlib import Path
 
+import numpy as np
+
 from benchmark.io import atomic_path
 from benchmark.leaderboard.board import load_entries
 from benchmark.leaderboard.validity import (
@@ -154,6 +156,39 @@ def _decision_section(by_scale: dict[tuple[str, str], list[Method]]) -> list[str
                 f"at {small}, {d.gap_large:+.4f} at {large}"
             )
     out += ["", "Disagreeing pairs:" if disagree else "No pair disagrees.", *disagree, ""]
+    return out + _task_decisions(by_scale, pairs)
+
+
+def _task_decisions(
+    by_scale: dict[tuple[str, str], list[Method]], pairs: list[tuple[str, str, str]]
+) -> list[str]:
+    """Decision accuracy (without oracles) per eval task: whose ranking carries over best."""
+    out = [
+        "Per task (without oracles): the same accuracy computed from one task's score instead "
+        "of the headline. DataDecide found continuous likelihood metrics predict the larger "
+        "scale better than accuracy at small scales; this shows which of the suite's do.",
+        "",
+    ]
+    for track in sorted({t for t, _, _ in pairs}):
+        steps = [(s, lg) for t, s, lg in pairs if t == track]
+        tasks = list(by_scale[track, steps[0][0]][0].entries[0]["metrics"]["tasks"])
+        out += [_row("task", *(f"{track} {s} → {lg}" for s, lg in steps))]
+        out += [_row(*["---"] * (1 + len(steps)))]
+        for task in [None, *tasks]:
+            cells = []
+            for small, large in steps:
+                means = [
+                    {
+                        m.name: m.mean if task is None else float(np.mean(m.task_values(task)))
+                        for m in by_scale[track, scale]
+                        if not m.oracle
+                    }
+                    for scale in (small, large)
+                ]
+                acc = decision_accuracy(*means)
+                cells.append(f"{_f(acc.accuracy, '.2f')} ({acc.num_pairs})")
+            out.append(_row("headline" if task is None else task, *cells))
+        out.append("")
     return out
 
 

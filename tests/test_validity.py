@@ -132,6 +132,8 @@ def test_script_writes_the_page_and_plot(board, tmp_path):
     # (0.2, noise √(0.1²/2 + 0.1²/2) = 0.1) sits on the bar and b - c (0.1) is below it
     assert "| lm | xs → small | 6 | 3 | 0.50 | 3 | 0.67 | 1 | 1.00 |" in md
     assert "`b` − `c` is +0.1000 (noise 0.1225) at xs, -0.1000 at small" in md
+    # per task: the fake task is half the headline, so it ranks the same
+    assert "| headline | 0.67 (3) |" in md and f"| {TASK} | 0.67 (3) |" in md
     # the task's values are half the headlines: same ratio, half the std
     assert f"| {TASK} | acc | yes | 0.0500 | 0.1500 | 3.0 |" in md
     assert "- lm-xs-d-s0.json: suite/pool" in md
