@@ -4,7 +4,8 @@ The embedded pools label their items: a text pool's sources carry a quality (``g
 ``reference``, ``junk``) in its manifest, and an image-text pool's caption kinds do
 (``caption_kinds``). Against those labels a selection's effect can be read directly, for
 example that a caption filter drops the empty captions but keeps the mismatched ones.
-Imported pools (DataComp, DCLM) carry no labels; their composition is by source alone.
+Imported pools (DataComp, DCLM) carry no labels, so ``select`` records a composition only
+for labelled pools.
 """
 
 from __future__ import annotations

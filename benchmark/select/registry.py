@@ -15,7 +15,7 @@ import numpy as np
 from benchmark.errors import BenchError
 from benchmark.io import write_json
 from benchmark.pool.store import Pool
-from benchmark.select.composition import composition
+from benchmark.select.composition import composition, pool_labels
 from benchmark.subset import write_uids
 
 log = logging.getLogger(__name__)
@@ -97,10 +97,12 @@ def select(method: str, pool: Pool, out: Path, **options: Any) -> int:
         "num_unique": int(len(np.unique(rows))),
         "num_pool": int(pool.num_items),
         "seconds": round(seconds, 2),
-        "composition": composition(pool, rows),
     }
+    if any(pool_labels(pool)[1].values()):  # an embedded pool: what the subset keeps of each label
+        meta["composition"] = composition(pool, rows)
     write_json(Path(f"{out}.meta.json"), meta)
-    shares = ", ".join(f"{k} {v['share']:.0%}" for k, v in meta["composition"]["labels"].items())
+    labels = meta.get("composition", {}).get("labels", {})
+    shares = ", ".join(f"{k} {v['share']:.0%}" for k, v in labels.items())
     log.info(
         "%s: kept %d of %d items in %.1f s -> %s%s",
         method, len(uids), pool.num_items, seconds, out, f" (by label: {shares})" if shares else "",
