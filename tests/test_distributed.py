@@ -154,9 +154,10 @@ def test_threads_follow_the_cpu_affinity_not_the_machine():
         "from benchmark.config import Runtime\n"
         "from benchmark.train.common import setup_runtime\n"
         "info = setup_runtime(Runtime())\n"
-        "print(torch.get_num_threads(), info.num_threads)\n"
+        "print(torch.get_num_threads(), info.num_threads, repr(info.describe()))\n"
     )
     env = {k: v for k, v in os.environ.items() if k not in ("OMP_NUM_THREADS", "WORLD_SIZE")}
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env,
                          check=True)  # fmt: skip
-    assert out.stdout.split() == ["1", "1"]
+    threads, num, described = out.stdout.split(maxsplit=2)
+    assert (threads, num) == ("1", "1") and described.startswith("'cpu (1 thread, ")

@@ -78,7 +78,8 @@ class RuntimeInfo:
     def describe(self) -> str:
         if self.device.type == "cuda":
             return torch.cuda.get_device_name(self.device)
-        return f"cpu ({self.num_threads} threads, {torch.backends.cpu.get_cpu_capability()})"
+        threads = f"{self.num_threads} thread{'s' if self.num_threads != 1 else ''}"
+        return f"cpu ({threads}, {torch.backends.cpu.get_cpu_capability()})"
 
 
 def cpu_has_bf16() -> bool:
