@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import pytest
@@ -7,7 +8,7 @@ import yaml
 
 from benchmark.errors import EvalError
 from benchmark.evaluate.lm import PLACEHOLDER, materialize_tasks
-from benchmark.evaluate.suite import aggregates, parse_suite
+from benchmark.evaluate.suite import aggregates, load_suite, parse_suite, rescore
 from benchmark.paths import evals_dir
 
 SUITES = sorted(evals_dir().glob("*/*.yaml"))
@@ -83,3 +84,24 @@ def test_materialized_tasks_point_at_absolute_data(tmp_path):
     (data / "cloze.jsonl").unlink()
     with pytest.raises(EvalError, match="cloze.jsonl is missing"):
         materialize_tasks(suite, data, tmp_path / "tasks2")
+
+
+def test_committed_entries_at_todays_suite_version_score_as_the_suite_file_says():
+    """A suite edit that changes tags or the headline without a version bump would leave
+    committed entries whose numbers the suite no longer produces: silently changed eval
+    numbers, the complaint DataComp and DCLM users raise most. Re-aggregating each
+    committed entry under today's suite file must change nothing when the versions match."""
+    board = evals_dir().parent / "leaderboard"
+    checked = 0
+    for path in sorted(board.glob("*/*/*.json")):
+        entry = json.loads(path.read_text())
+        if "metrics" not in entry:
+            continue
+        suite = load_suite(entry["track"], entry["metrics"]["suite"]["name"])
+        if entry["metrics"]["suite"]["version"] != suite.version:
+            continue  # an older version's section of the board
+        again = rescore(entry["metrics"], suite)
+        assert again["headline"] == entry["metrics"]["headline"], path.name
+        assert again["aggregates"] == entry["metrics"]["aggregates"], path.name
+        checked += 1
+    assert checked, "no committed entry is at today's suite version"
