@@ -1,6 +1,5 @@
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 import pytest
@@ -8,7 +7,9 @@ import yaml
 
 from benchmark.errors import EvalError
 from benchmark.evaluate.lm import PLACEHOLDER, materialize_tasks
-from benchmark.evaluate.suite import aggregates, load_suite, parse_suite, rescore
+from benchmark.evaluate.suite import Suite, aggregates, load_suite, parse_suite, rescore
+from benchmark.leaderboard.board import load_entries
+from benchmark.leaderboard.submit import leaderboard_dir
 from benchmark.paths import evals_dir
 
 SUITES = sorted(evals_dir().glob("*/*.yaml"))
@@ -91,13 +92,13 @@ def test_committed_entries_at_todays_suite_version_score_as_the_suite_file_says(
     committed entries whose numbers the suite no longer produces: silently changed eval
     numbers, the complaint DataComp and DCLM users raise most. Re-aggregating each
     committed entry under today's suite file must change nothing when the versions match."""
-    board = evals_dir().parent / "leaderboard"
+    suites: dict[tuple[str, str], Suite] = {}
     checked = 0
-    for path in sorted(board.glob("*/*/*.json")):
-        entry = json.loads(path.read_text())
-        if "metrics" not in entry:
-            continue
-        suite = load_suite(entry["track"], entry["metrics"]["suite"]["name"])
+    for path, entry in load_entries(leaderboard_dir()):
+        key = (entry["track"], entry["metrics"]["suite"]["name"])
+        if key not in suites:
+            suites[key] = load_suite(*key)
+        suite = suites[key]
         if entry["metrics"]["suite"]["version"] != suite.version:
             continue  # an older version's section of the board
         again = rescore(entry["metrics"], suite)
