@@ -455,7 +455,10 @@ def build_parser() -> argparse.ArgumentParser:
     rp.add_argument("--board", help="leaderboard directory (default: the repo's)")
     rp.set_defaults(func=_report)
 
-    e = sub.add_parser("eval", help="re-run the eval suite on a run's checkpoint")
+    e = sub.add_parser(
+        "eval",
+        help="re-run today's eval suite on a run's checkpoint and update its entry.json",
+    )
     e.add_argument("run_dir")
     e.add_argument(
         "--rescore",

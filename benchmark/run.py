@@ -186,9 +186,10 @@ def _finished(run_dir: Path, key: dict[str, Any]) -> TrainResult | str | None:
 
 
 def evaluate_run(run_dir: Path, *, fresh: bool = False) -> dict[str, Any]:
-    """Re-evaluate a run's checkpoint with the suite its recipe names. Tasks already
-    finished for this checkpoint and task definition are reused (a killed evaluation
-    resumes) unless ``fresh``."""
+    """Re-evaluate a run's checkpoint with today's version of the suite its recipe names.
+    Tasks already finished for this checkpoint and task definition are reused (a killed
+    evaluation resumes) unless ``fresh``. A finished run's ``entry.json`` takes the new
+    metrics, so ``bench submit RUN_DIR --replace`` carries them to the leaderboard."""
     import json
     import shutil
 
@@ -212,6 +213,13 @@ def evaluate_run(run_dir: Path, *, fresh: bool = False) -> dict[str, Any]:
         batch_size=recipe["eval"]["batch_size"],
     )
     write_json(run_dir / "eval" / "metrics.json", metrics)
+    if (run_dir / "entry.json").is_file():
+        from benchmark.leaderboard.submit import read_entry
+
+        entry = read_entry(run_dir / "entry.json")
+        entry["metrics"] = metrics
+        entry["compute"]["eval_seconds"] = metrics.get("eval_seconds")
+        write_json(run_dir / "entry.json", entry)
     log.debug("%s", json.dumps(metrics["headline"]))
     return metrics
 

@@ -126,3 +126,36 @@ def test_rescore_follows_the_suite_file_without_the_model(two_runs, tmp_path, mo
     suite_file.write_text(yaml.safe_dump(raw))
     with pytest.raises(EvalError, match="re-run the evaluation"):
         rescore_run(run_dir)
+
+
+@pytest.mark.slow
+def test_reevaluation_under_a_new_suite_version_updates_the_entry(two_runs, tmp_path, monkeypatch):
+    """`bench eval RUN_DIR` after a suite bump: same checkpoint and items, so the same
+    per-task numbers, now under the new version, in entry.json for `bench submit`."""
+    import shutil
+
+    import yaml
+
+    from benchmark import paths
+    from benchmark.run import evaluate_run
+
+    path, entry = two_runs[0]
+    run_dir = tmp_path / "run"
+    shutil.copytree(path.parent, run_dir)
+    repo = tmp_path / "repo"
+    shutil.copytree(paths.evals_dir(), repo / "evals")
+    shutil.copytree(paths.scales_dir(), repo / "scales")
+    monkeypatch.setenv("BENCH_REPO", str(repo))
+    suite_file = repo / "evals" / "lm" / "core.yaml"
+    raw = yaml.safe_load(suite_file.read_text())
+    raw["version"] = "99"
+    suite_file.write_text(yaml.safe_dump(raw))
+
+    metrics = evaluate_run(run_dir)
+    assert metrics["suite"]["version"] == "99"
+    for name, task in entry["metrics"]["tasks"].items():
+        assert metrics["tasks"][name]["value"] == pytest.approx(task["value"], abs=1e-9), name
+    assert metrics["headline"]["value"] == pytest.approx(entry["metrics"]["headline"]["value"])
+    updated = json.loads((run_dir / "entry.json").read_text())
+    assert updated["metrics"] == metrics and updated["checkpoint"] == entry["checkpoint"]
+    assert updated["compute"]["eval_seconds"] == metrics["eval_seconds"]

@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import pytest
@@ -76,6 +77,10 @@ def test_materialized_tasks_point_at_absolute_data(tmp_path):
         text = (suite.task_dir / t.file).read_text()
         rel = text.split(PLACEHOLDER, 1)[1].split()[0].lstrip("/")
         (data / rel).write_text("{}\n")
+    # A pool built before eval data version 2 (no record, so version 1) is refused.
+    with pytest.raises(EvalError, match="needs eval data version 2, but .* holds version 1"):
+        materialize_tasks(suite, data, tmp_path / "tasks0")
+    (data / "eval_data.json").write_text(json.dumps({"version": suite.eval_data_version}))
     out = materialize_tasks(suite, data, tmp_path / "tasks")
     for t in suite.tasks:
         cfg = yaml.safe_load((out / Path(t.file).name).read_text())

@@ -18,6 +18,7 @@ at a time and each finished one is kept (``resume``): a killed evaluation resume
 
 from __future__ import annotations
 
+import json
 import logging
 import math
 import time
@@ -35,6 +36,7 @@ PLACEHOLDER = "__EVAL_DATA__"
 
 def materialize_tasks(suite: Suite, data_dir: Path, out_dir: Path) -> Path:
     """Copy the suite's task YAMLs to ``out_dir`` with the data path filled in."""
+    check_data_version(suite, data_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     for task in suite.tasks:
         if not task.file:
@@ -52,6 +54,24 @@ def materialize_tasks(suite: Suite, data_dir: Path, out_dir: Path) -> Path:
             text.replace(PLACEHOLDER, str(data_dir.resolve())), encoding="utf-8"
         )
     return out_dir
+
+
+def check_data_version(suite: Suite, data_dir: Path) -> None:
+    """Fail when the pool's eval data is not the version the suite's task files need
+    (``eval_data.json``, written with the data; a pool without one holds version 1)."""
+    if suite.eval_data_version is None:
+        return
+    from benchmark.pool.text_evals import EVAL_DATA_FILE
+
+    record = data_dir / EVAL_DATA_FILE
+    found = json.loads(record.read_text())["version"] if record.is_file() else "1"
+    if str(found) != suite.eval_data_version:
+        raise EvalError(
+            f"suite {suite.name} v{suite.version} needs eval data version "
+            f"{suite.eval_data_version}, but {data_dir} holds version {found}: rebuild the pool "
+            f"with `bench pool build {data_dir.parent.name} --force` (its documents and "
+            "fingerprint do not change; an imported pool: import it again with --evals-from)"
+        )
 
 
 def _prob_correct(sample: dict[str, Any]) -> float | None:

@@ -48,6 +48,7 @@ class Suite:
     headline: str  # tag whose aggregate is the headline
     description: str
     aggregate: str = "centered"  # "centered" (DCLM) | "mean" (DataComp)
+    eval_data_version: str | None = None  # the pool's eval data the task files need
     tasks: tuple[TaskSpec, ...]
     path: Path
 
@@ -65,7 +66,16 @@ _TASK_KEYS = {
     "tags",
     "num_fewshot",
 }
-_SUITE_KEYS = {"name", "version", "track", "headline", "description", "aggregate", "tasks"}
+_SUITE_KEYS = {
+    "name",
+    "version",
+    "track",
+    "headline",
+    "description",
+    "aggregate",
+    "eval_data_version",
+    "tasks",
+}
 AGGREGATES = ("centered", "mean")
 
 
@@ -114,6 +124,9 @@ def parse_suite(path: Path) -> Suite:
         headline=str(raw.get("headline", "")),
         description=str(raw.get("description", "")),
         aggregate=str(raw.get("aggregate", "centered")),
+        eval_data_version=(
+            None if raw.get("eval_data_version") is None else str(raw["eval_data_version"])
+        ),
         tasks=tuple(tasks),
         path=path,
     )

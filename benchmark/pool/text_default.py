@@ -109,7 +109,7 @@ def build_text_default(
     reduced pool (for tests), whose name gains a ``-reduced`` suffix and whose
     fingerprint therefore differs.
     """
-    from benchmark.pool.text_evals import build_text_evals
+    from benchmark.pool.text_evals import EVAL_DATA_VERSION, build_text_evals
     from benchmark.pool.text_sources import TEXT_SOURCES
 
     t0 = time.time()
@@ -157,6 +157,7 @@ def build_text_default(
                 "eos_token": "<|endoftext|>",
             },
             "evals": {
+                "version": EVAL_DATA_VERSION,
                 "items": counts,
                 "sources": [describe(f) for f in eval_sources],
                 "contaminated_items_13gram": contaminated,

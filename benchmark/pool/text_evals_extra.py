@@ -24,7 +24,7 @@ def _spans(passage: str) -> list[re.Match]:
     return list(re.finditer(r"\S+", passage))
 
 
-def word_order_items(passages: list[str], rng: random.Random, num_items: int = 300) -> list[dict]:
+def word_order_items(passages: list[str], rng: random.Random, num_items: int = 1200) -> list[dict]:
     """The passage's next 12 words against the same words with two adjacent ones swapped."""
     items = []
     order = list(range(len(passages)))
@@ -63,7 +63,7 @@ def word_order_items(passages: list[str], rng: random.Random, num_items: int = 3
 _AGREEMENT = {"is": "are", "are": "is", "was": "were", "were": "was", "has": "have", "have": "has"}
 
 
-def agreement_items(passages: list[str], rng: random.Random, num_items: int = 300) -> list[dict]:
+def agreement_items(passages: list[str], rng: random.Random, num_items: int = 1200) -> list[dict]:
     """Subject-verb agreement: after up to 40 words of a passage, its own verb
     (is/are, was/were, has/have) against the other number's form (BLiMP-style)."""
     items = []
@@ -96,7 +96,7 @@ DETERMINERS = ("the", "a", "this", "that", "his", "her", "their", "its", "my", "
 
 
 def closed_class_items(
-    passages: list[str], rng: random.Random, words: tuple[str, ...], prefix: str, num_items=300
+    passages: list[str], rng: random.Random, words: tuple[str, ...], prefix: str, num_items=1200
 ) -> list[dict]:
     """After up to 40 words of a passage, its own next word (one of ``words``, e.g. a
     preposition) against three other members of the class, one item per passage."""
