@@ -113,6 +113,21 @@ def test_methods_are_grouped_and_incomparable_entries_skipped(board):
     assert method_name({"track": "lm", "scale": "xs", "name": "lm-xs-x-s3", "seed": 4}) is None
 
 
+def test_each_scale_keeps_its_own_suite_version(board):
+    """A board moving to a new suite version: every small entry re-evaluated at v99 while
+    xs stays at today's; both scales are kept, and xs still skips its lone v99 entry."""
+    for path in (board / "lm" / "small").glob("*-s?.json"):
+        entry = json.loads(path.read_text())
+        entry["metrics"]["suite"]["version"] = "99"
+        path.write_text(json.dumps(entry))
+    methods, skipped = collect_methods(load_entries(board))
+    versions = {(m.scale, e["metrics"]["suite"]["version"]) for m in methods for e in m.entries}
+    today = json.loads(TEMPLATE.with_suffix(".json").read_text())["metrics"]["suite"]["version"]
+    assert versions == {("xs", today), ("small", "99")}
+    assert len([m for m in methods if m.scale == "small"]) == 4
+    assert len(skipped) == 1 and skipped[0].startswith("lm-xs-d-s0.json: suite/pool")
+
+
 def test_script_writes_the_page_and_plot(board, tmp_path):
     spec = importlib.util.spec_from_file_location(
         "validity_script", REPO / "benchmarks/validity.py"

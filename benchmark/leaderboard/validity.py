@@ -194,19 +194,18 @@ def _suite_pool(e: Entry) -> tuple[str, str, str]:
 
 
 def comparable(entries: list[tuple[Path, Entry]]) -> tuple[list[tuple[Path, Entry]], list[str]]:
-    """Per track one suite (name, version) and pool fingerprint; per scale one recipe hash."""
+    """Per track and scale one suite (name, version), pool fingerprint and recipe hash.
+
+    Scales are compared only by the order of their methods, so each scale may sit at its
+    own suite version while a board moves to a new one (the page names each scale's)."""
     kept, skipped = [], []
-    for track in sorted({e["track"] for _, e in entries}):
-        in_track = [(p, e) for p, e in entries if e["track"] == track]
-        in_track, why = _keep_majority(in_track, _suite_pool, "suite/pool")
+    for track, scale in sorted({(e["track"], e["scale"]) for _, e in entries}):
+        in_scale = [(p, e) for p, e in entries if (e["track"], e["scale"]) == (track, scale)]
+        in_scale, why = _keep_majority(in_scale, _suite_pool, "suite/pool")
         skipped += why
-        for scale in sorted({e["scale"] for _, e in in_track}):
-            in_scale = [(p, e) for p, e in in_track if e["scale"] == scale]
-            in_scale, why = _keep_majority(
-                in_scale, lambda e: (e["recipe"]["sha256"][:12],), "recipe"
-            )
-            kept += in_scale
-            skipped += why
+        in_scale, why = _keep_majority(in_scale, lambda e: (e["recipe"]["sha256"][:12],), "recipe")
+        kept += in_scale
+        skipped += why
     for reason in skipped:
         log.warning("skipped %s", reason)
     return kept, skipped
