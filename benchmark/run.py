@@ -193,7 +193,6 @@ def evaluate_run(run_dir: Path, *, fresh: bool = False) -> dict[str, Any]:
     import json
     import shutil
 
-    from benchmark.io import write_json
     from benchmark.pool.store import open_pool
 
     recipe_path = run_dir / "recipe.yaml"
@@ -212,31 +211,36 @@ def evaluate_run(run_dir: Path, *, fresh: bool = False) -> dict[str, Any]:
         run_dir,
         batch_size=recipe["eval"]["batch_size"],
     )
+    _store_metrics(run_dir, metrics)
+    log.debug("%s", json.dumps(metrics["headline"]))
+    return metrics
+
+
+def _store_metrics(run_dir: Path, metrics: dict[str, Any]) -> None:
+    """Write a run's new metrics to ``eval/metrics.json`` and, once the run has an entry,
+    into ``entry.json`` (ready for ``bench submit --replace``)."""
+    from benchmark.io import write_json
+    from benchmark.leaderboard.submit import read_entry
+
     write_json(run_dir / "eval" / "metrics.json", metrics)
     if (run_dir / "entry.json").is_file():
-        from benchmark.leaderboard.submit import read_entry
-
         entry = read_entry(run_dir / "entry.json")
         entry["metrics"] = metrics
         entry["compute"]["eval_seconds"] = metrics.get("eval_seconds")
         write_json(run_dir / "entry.json", entry)
-    log.debug("%s", json.dumps(metrics["headline"]))
-    return metrics
 
 
 def rescore_run(run_dir: Path) -> dict[str, Any]:
     """Re-aggregate a finished run's entry under today's suite file (same tasks and
     metrics, new tags or headline) without re-running the model; rewrites entry.json."""
     from benchmark.evaluate.suite import rescore
-    from benchmark.io import write_json
     from benchmark.leaderboard.submit import read_entry
 
     entry = read_entry(run_dir / "entry.json")
     suite = load_suite(entry["track"], entry["metrics"]["suite"]["name"])
-    entry["metrics"] = rescore(entry["metrics"], suite)
-    write_json(run_dir / "eval" / "metrics.json", entry["metrics"])
-    write_json(run_dir / "entry.json", entry)
-    return entry["metrics"]
+    metrics = rescore(entry["metrics"], suite)
+    _store_metrics(run_dir, metrics)
+    return metrics
 
 
 def run_seeds(

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 
@@ -89,13 +90,29 @@ def test_cli_train_refuses_a_bad_subset_before_training(tiny_pool, tmp_path):
     assert not (tmp_path / "runs").exists()
 
 
+def _suite_copy(tmp_path: Path, monkeypatch) -> tuple[Path, dict]:
+    """A copy of the repo's evals/ and scales/ that the harness reads (BENCH_REPO); the
+    LM core suite file there and its parsed content, for a test to edit."""
+    import shutil
+
+    import yaml
+
+    from benchmark import paths
+
+    repo = tmp_path / "repo"
+    shutil.copytree(paths.evals_dir(), repo / "evals")
+    shutil.copytree(paths.scales_dir(), repo / "scales")
+    monkeypatch.setenv("BENCH_REPO", str(repo))
+    suite_file = repo / "evals" / "lm" / "core.yaml"
+    return suite_file, yaml.safe_load(suite_file.read_text())
+
+
 @pytest.mark.slow
 def test_rescore_follows_the_suite_file_without_the_model(two_runs, tmp_path, monkeypatch):
     import shutil
 
     import yaml
 
-    from benchmark import paths
     from benchmark.errors import EvalError
     from benchmark.run import rescore_run
 
@@ -104,12 +121,7 @@ def test_rescore_follows_the_suite_file_without_the_model(two_runs, tmp_path, mo
     shutil.copytree(path.parent, run_dir)
     assert rescore_run(run_dir) == entry["metrics"]  # today's suite: nothing changes
 
-    repo = tmp_path / "repo"
-    shutil.copytree(paths.evals_dir(), repo / "evals")
-    shutil.copytree(paths.scales_dir(), repo / "scales")
-    monkeypatch.setenv("BENCH_REPO", str(repo))
-    suite_file = repo / "evals" / "lm" / "core.yaml"
-    raw = yaml.safe_load(suite_file.read_text())
+    suite_file, raw = _suite_copy(tmp_path, monkeypatch)
     raw["version"] = "99"
     only = raw["tasks"][0]
     for t in raw["tasks"]:
@@ -136,18 +148,12 @@ def test_reevaluation_under_a_new_suite_version_updates_the_entry(two_runs, tmp_
 
     import yaml
 
-    from benchmark import paths
     from benchmark.run import evaluate_run
 
     path, entry = two_runs[0]
     run_dir = tmp_path / "run"
     shutil.copytree(path.parent, run_dir)
-    repo = tmp_path / "repo"
-    shutil.copytree(paths.evals_dir(), repo / "evals")
-    shutil.copytree(paths.scales_dir(), repo / "scales")
-    monkeypatch.setenv("BENCH_REPO", str(repo))
-    suite_file = repo / "evals" / "lm" / "core.yaml"
-    raw = yaml.safe_load(suite_file.read_text())
+    suite_file, raw = _suite_copy(tmp_path, monkeypatch)
     raw["version"] = "99"
     suite_file.write_text(yaml.safe_dump(raw))
 
