@@ -238,6 +238,7 @@ def _leaderboard(args: argparse.Namespace) -> int:
                         "recipe_sha256": k[3],
                         "suite": k[4],
                         "suite_version": k[5],
+                        "precision": k[6],
                         "ranking": [
                             {
                                 "rank": i,
@@ -263,7 +264,7 @@ def _leaderboard(args: argparse.Namespace) -> int:
     for key, groups in sections:
         print(
             f"\n{key[0]} / {key[1]}  (pool {key[2][:12]}…, recipe {key[3][:12]}…, "
-            f"suite {key[4]} v{key[5]})"
+            f"suite {key[4]} v{key[5]}, {key[6]})"
         )
         print(
             f"{'#':>3}  {'subset':<28}{'headline':>9}  {'95% interval':<18}{'seeds':<8}"

@@ -7,7 +7,9 @@ Unknown keys are rejected with the valid ones listed, and cross-field checks liv
 a fixed field makes a run non-standard (its entry is marked so and never ranked with
 standard ones). Fields that change speed or memory but not the result (micro batch,
 eval batch, thread count, torch.compile, DDP or FSDP, checkpoint interval) and the seed
-may be changed freely.
+may be changed freely, and so may the precision of a recipe whose precision is ``auto``
+(bf16 where the hardware has it): entries record the precision they used and are only
+ranked with entries of the same precision.
 
     recipe = load_recipe("lm", "small", overrides=["optim.lr=1e-3"])
     recipe.sha256, recipe.standard
@@ -394,6 +396,10 @@ def load_recipe(
     recipe = _build(Recipe, raw, f"scales/{track}/{scale}.yaml")
     recipe.validate()
     fixed = _fixed_part(recipe.to_dict())
+    if base.get("runtime", {}).get("precision", "auto") == "auto":
+        # An "auto" recipe admits either precision, so choosing one keeps the run standard;
+        # the entry records the precision used, and the board never ranks two together.
+        fixed["runtime"]["precision"] = "auto"
     standard = fixed == _fixed_part(_build(Recipe, base, "base").to_dict())
     if isinstance(recipe.model, ClipModel):  # the model config file is part of the recipe
         fixed["model"]["config_json"] = clip_model_config(recipe.model.config)

@@ -58,7 +58,15 @@ def entry_path(track: str, scale: str, name: str) -> Path:
     return leaderboard_dir() / track / scale / f"{name}.json"
 
 
-def ensure_entry(track: str, scale: str, name: str, subset, seed: int, runs_dir: Path) -> dict:
+def ensure_entry(
+    track: str,
+    scale: str,
+    name: str,
+    subset,
+    seed: int,
+    runs_dir: Path,
+    overrides: tuple[str, ...] = (),
+) -> dict:
     """The board's entry ``name``: trained (or resumed) and submitted if it is missing."""
     board_entry = entry_path(track, scale, name)
     if not board_entry.is_file():
@@ -71,6 +79,7 @@ def ensure_entry(track: str, scale: str, name: str, subset, seed: int, runs_dir:
                 seed=seed,
                 name=name,
                 runs_dir=runs_dir,
+                overrides=list(overrides),
                 wandb_mode="disabled",
             )
         submit(run_dir, replace=True)
@@ -98,6 +107,13 @@ def main() -> None:
     p.add_argument("--seeds", default="0")
     p.add_argument("--runs-dir", default="runs")
     p.add_argument("--subsets-dir", default="subsets")
+    p.add_argument(
+        "--precision",
+        choices=["auto", "bf16", "fp32"],
+        default="auto",
+        help="runtime.precision of the runs (the committed CPU board is fp32; an auto "
+        "recipe trains bf16 on hardware that has it, and those entries rank apart)",
+    )
     args = p.parse_args()
     methods = args.methods.split(",") if args.methods else list(STUDY[args.track])
     unknown = [m for m in methods if m not in METHODS]
@@ -108,13 +124,14 @@ def main() -> None:
     runs_dir = Path(args.runs_dir)
     subsets = Path(args.subsets_dir)
     subsets.mkdir(parents=True, exist_ok=True)
+    overrides = () if args.precision == "auto" else (f"runtime.precision={args.precision}",)
     pool = ensure_pool(load_recipe(args.track, scales[0]).pool)
     for scale in scales:  # smaller scales first: their results arrive sooner
         for seed in seeds:
             for method in methods:
                 subset = subset_for(args.track, method, pool, subsets, runs_dir)
                 name = f"{args.track}-{scale}-{method}-s{seed}"
-                entry = ensure_entry(args.track, scale, name, subset, seed, runs_dir)
+                entry = ensure_entry(args.track, scale, name, subset, seed, runs_dir, overrides)
                 value = entry["metrics"]["headline"]["value"]
                 print(f"{name}: headline {value:.4f}", flush=True)
 

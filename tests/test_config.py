@@ -62,6 +62,15 @@ def test_free_overrides_and_seed_keep_the_run_standard():
     assert r.sha256 == base.sha256
 
 
+def test_precision_is_a_free_choice_only_where_the_recipe_says_auto():
+    base = load_recipe("lm", "xs")  # precision: auto (bf16 where the hardware has it)
+    r = load_recipe("lm", "xs", ["runtime.precision=fp32"])
+    assert r.runtime.precision == "fp32" and r.standard and r.sha256 == base.sha256
+    gpu = load_recipe("lm", "400m-1x")  # precision: bf16, fixed
+    r = load_recipe("lm", "400m-1x", ["runtime.precision=fp32"])
+    assert not r.standard and r.sha256 != gpu.sha256
+
+
 @pytest.mark.parametrize(
     "overrides,message",
     [

@@ -12,10 +12,12 @@ from pathlib import Path
 import jsonschema
 import pytest
 
-from benchmark.leaderboard.board import load_entries
+from benchmark.errors import EntryError
+from benchmark.leaderboard.board import compare, load_entries, rank
 from benchmark.leaderboard.submit import load_schema
 from benchmark.leaderboard.validity import (
     collect_methods,
+    comparable,
     decision_accuracy,
     method_name,
     pooled_std,
@@ -155,3 +157,20 @@ def test_script_writes_the_page_and_plot(board, tmp_path):
     assert plot.read_bytes()[:4] == b"\x89PNG"
     script.main([*argv, "--num-bootstrap", "5"])
     assert out.read_text() == md  # regeneration is reproducible
+
+
+def test_entries_trained_in_another_precision_are_never_ranked_or_compared_together(tmp_path):
+    board = tmp_path / "leaderboard"
+    _write(board, "lm-xs-a-s0", "xs", 0, 0.5, 0)
+    _write(board, "lm-xs-a-s1", "xs", 1, 0.6, 1)
+    other = _write(board, "lm-xs-b-s0", "xs", 0, 0.4, 2)
+    other["compute"]["precision"] = "bf16"  # an auto recipe on hardware with native bf16
+    bf16 = board / "lm" / "xs" / "lm-xs-b-s0.json"
+    bf16.write_text(json.dumps(other, indent=2))
+    sections = rank(load_entries(board), num_bootstrap=50)
+    assert sorted(key[-1] for key, _ in sections) == ["bf16", "fp32"]
+    with pytest.raises(EntryError, match=r"differ in precision \(fp32 vs bf16\)"):
+        compare(board / "lm" / "xs" / "lm-xs-a-s0.json", bf16)
+    kept, skipped = comparable(load_entries(board))
+    assert [e["name"] for _, e in kept] == ["lm-xs-a-s0", "lm-xs-a-s1"]
+    assert len(skipped) == 1 and skipped[0].startswith("lm-xs-b-s0.json: suite/pool/precision")

@@ -1,7 +1,8 @@
 """Read-only views over committed entries: grouping, ranking, comparing.
 
 Entries are grouped by what makes them comparable — track, scale, pool fingerprint,
-recipe hash and eval suite version — into *sections*; inside a section, entries of
+recipe hash, eval suite version and the precision trained in (an ``auto`` recipe trains
+in bf16 on hardware that has it, fp32 elsewhere) — into *sections*; inside a section, entries of
 the same subset hash are one *group* (its seeds). Entries of different sections are
 never ranked together.
 
@@ -73,7 +74,19 @@ def section_key(e: dict[str, Any]) -> tuple:
         e["recipe"]["sha256"],
         e["metrics"]["suite"]["name"],
         e["metrics"]["suite"]["version"],
+        e["compute"]["precision"],
     )
+
+
+SECTION_FIELDS = (
+    "track",
+    "scale",
+    "pool fingerprint",
+    "recipe hash",
+    "suite",
+    "suite version",
+    "precision",
+)
 
 
 def load_details(entry_path: Path) -> dict[str, Any]:
@@ -142,9 +155,13 @@ def compare(
     a, b = group_of(path_a, board), group_of(path_b, board)
     ka, kb = section_key(a.entries[0]), section_key(b.entries[0])
     if ka != kb:
-        what = ["track", "scale", "pool fingerprint", "recipe hash", "suite", "suite version"]
-        diff = next(w for w, x, y in zip(what, ka, kb, strict=True) if x != y)
-        raise EntryError(f"{path_a.name} and {path_b.name} differ in {diff}: not comparable")
+        diff, x, y = next(
+            (w, x, y) for w, x, y in zip(SECTION_FIELDS, ka, kb, strict=True) if x != y
+        )
+        fix = " (train both with the same runtime.precision=...)" if diff == "precision" else ""
+        raise EntryError(
+            f"{path_a.name} and {path_b.name} differ in {diff} ({x} vs {y}): not comparable{fix}"
+        )
     res = stats.paired_difference(a.items(), b.items(), a.tag_tasks, num=num_bootstrap)
     lo, hi = res["headline"]["interval"]
     res["headline"]["verdict"] = stats.verdict(lo, hi)

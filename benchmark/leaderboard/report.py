@@ -137,17 +137,17 @@ def write_report(board: Path, out: Path, *, num_bootstrap: int = 1000) -> Path:
         f"</title><style>{_CSS}</style></head><body><h1>databench leaderboard</h1>"
         f"<p class='meta'>{sum(len(g.entries) for _, gs in sections for g in gs)} entries "
         f"in {len(sections)} section{'' if len(sections) == 1 else 's'}; entries of different "
-        "pools, recipes or suites are never ranked together. Headline: mean centred "
+        "pools, recipes, suites or precisions are never ranked together. Headline: mean centred "
         "accuracy; intervals: 95% bootstrap over eval items and seeds.</p>"
     ]
     if not sections:
         parts.append("<p>No entries yet: <code>bench submit RUN_DIR</code> adds one.</p>")
     for k, (key, groups) in enumerate(sections):
-        track, scale, fingerprint, recipe_sha, suite, version = key
+        track, scale, fingerprint, recipe_sha, suite, version, precision = key
         section = f"s{k}-{track}-{scale}"
         parts.append(
             f"<h2>{e(track)} / {e(scale)}</h2><p class='meta'>pool {e(fingerprint[:16])}…"
-            f" · recipe {e(recipe_sha[:16])}… · suite {e(suite)} v{e(version)}</p>"
+            f" · recipe {e(recipe_sha[:16])}… · suite {e(suite)} v{e(version)} · {e(precision)}</p>"
         )
         parts.append(_table(groups))
         for name in _plots(section, groups, out):

@@ -185,23 +185,25 @@ def _keep_majority(
     return kept, skipped
 
 
-def _suite_pool(e: Entry) -> tuple[str, str, str]:
+def _suite_pool(e: Entry) -> tuple[str, str, str, str]:
     return (
         e["metrics"]["suite"]["name"],
         e["metrics"]["suite"]["version"],
         e["pool"]["fingerprint"][:12],
+        e["compute"]["precision"],
     )
 
 
 def comparable(entries: list[tuple[Path, Entry]]) -> tuple[list[tuple[Path, Entry]], list[str]]:
-    """Per track and scale one suite (name, version), pool fingerprint and recipe hash.
+    """Per track and scale one suite (name, version), pool fingerprint, precision and recipe
+    hash.
 
     Scales are compared only by the order of their methods, so each scale may sit at its
     own suite version while a board moves to a new one (the page names each scale's)."""
     kept, skipped = [], []
     for track, scale in sorted({(e["track"], e["scale"]) for _, e in entries}):
         in_scale = [(p, e) for p, e in entries if (e["track"], e["scale"]) == (track, scale)]
-        in_scale, why = _keep_majority(in_scale, _suite_pool, "suite/pool")
+        in_scale, why = _keep_majority(in_scale, _suite_pool, "suite/pool/precision")
         skipped += why
         in_scale, why = _keep_majority(in_scale, lambda e: (e["recipe"]["sha256"][:12],), "recipe")
         kept += in_scale
