@@ -1,0 +1,202 @@
+"""Does a recipe change shrink seed noise against the spread between methods?
+
+A scale's recipe is fixed, but choosing it is an experiment: the best recipe for a
+benchmark is the one whose seed-to-seed spread of the headline is smallest against the
+gap between selection methods (the bar of ``docs/validity.md``: seed std ≤ 1/5 of the
+spread). Each *arm* is a set of Hydra overrides of the scale's recipe; for each arm,
+method and seed the script trains and evaluates one run under
+``runs/recipe-noise/<arm>/`` (a finished run is reused, a killed one resumes), and after
+every run rewrites ``docs/recipe_noise.json`` and ``docs/recipe_noise.md``: per arm, each
+method's headline and held-out bits per byte (mean ± seed std), the pooled seed std, the
+spread of method means and their ratio. The arm ``board`` is today's recipe as the
+committed leaderboard has it (entries ``lm-SCALE-METHOD-sSEED`` of today's recipe hash
+and the chosen precision), so the control needs no training.
+
+    .venv/bin/python benchmarks/recipe_noise.py --scale small --methods all,c4,fasttext \\
+        --seeds 0,1,2 --precision fp32 --arm anneal=optim.min_lr_ratio=0.01
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import statistics
+import sys
+from pathlib import Path
+
+from benchmark.config import load_recipe
+from benchmark.io import atomic_path
+from benchmark.leaderboard.board import load_entries
+from benchmark.leaderboard.submit import leaderboard_dir
+from benchmark.leaderboard.validity import pooled_std
+from benchmark.pool.build import ensure_pool
+from benchmark.run import run_train
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from selection_study import subset_for  # noqa: E402  (the study's subsets, made once)
+
+BPB = "databench_heldout_bpb"
+DOCS = Path(__file__).resolve().parent.parent / "docs"
+
+
+def _row(arm: str, method: str, entry: dict) -> dict:
+    m = entry["metrics"]
+    return {
+        "arm": arm,
+        "method": method,
+        "seed": entry["seed"],
+        "headline": m["headline"]["value"],
+        "bpb": m["tasks"][BPB]["value"],
+        "final_loss": entry["train"]["final_loss"],
+        "recipe_sha256": entry["recipe"]["sha256"],
+        "overrides": entry["recipe"]["overrides"],
+        "precision": entry["compute"]["precision"],
+        "suite_version": m["suite"]["version"],
+    }
+
+
+def board_rows(scale: str, methods: list[str], precision: str) -> list[dict]:
+    """Today's recipe as the leaderboard has it: the control arm."""
+    sha = load_recipe("lm", scale).sha256
+    rows = []
+    for _, e in load_entries(leaderboard_dir(), "lm", scale):
+        method = e["name"].removeprefix(f"lm-{scale}-").rsplit("-s", 1)[0]
+        same = e["recipe"]["sha256"] == sha and precision in ("auto", e["compute"]["precision"])
+        if method in methods and same:
+            rows.append(_row("board", method, e))
+    return rows
+
+
+def summarise(rows: list[dict], key: str) -> dict:
+    """Per method mean ± seed std of ``key``; pooled seed std, spread and their ratio."""
+    by_method: dict[str, list[float]] = {}
+    for r in rows:
+        by_method.setdefault(r["method"], []).append(r[key])
+    means = {m: statistics.fmean(v) for m, v in by_method.items()}
+    sd = pooled_std(v for v in by_method.values() if len(v) > 1)
+    spread = max(means.values()) - min(means.values()) if len(means) > 1 else None
+    return {
+        "methods": {
+            m: {
+                "mean": means[m],
+                "std": statistics.stdev(v) if len(v) > 1 else None,
+                "seeds": len(v),
+            }
+            for m, v in sorted(by_method.items())
+        },
+        "pooled_std": sd,
+        "spread": spread,
+        "ratio": spread / sd if sd and spread is not None else None,
+    }
+
+
+def _f(x: float | None, spec: str = ".4f") -> str:
+    return "n/a" if x is None else format(x, spec)
+
+
+def finished_rows(runs_dir: Path, scale: str) -> list[dict]:
+    """Every finished run of every arm under ``runs_dir`` (several processes may share it)."""
+    rows = []
+    for path in sorted(runs_dir.glob(f"*/lm-{scale}-*/entry.json")):
+        entry = json.loads(path.read_text())
+        method = entry["name"].removeprefix(f"lm-{scale}-").rsplit("-s", 1)[0]
+        rows.append(_row(path.parent.parent.name, method, entry))
+    return rows
+
+
+def write(rows: list[dict], scale: str, out: Path) -> None:
+    arms = {r["arm"]: [o for o in r["overrides"] if "precision" not in o] for r in rows}
+    summary = {}
+    for arm in sorted({r["arm"] for r in rows}):
+        mine = [r for r in rows if r["arm"] == arm]
+        summary[arm] = {k: summarise(mine, k) for k in ("headline", "bpb")}
+    with atomic_path(out.with_suffix(".json")) as tmp:
+        tmp.write_text(json.dumps({"scale": scale, "runs": rows, "summary": summary}, indent=1))
+    lines = [
+        f"# Recipe noise study (lm / {scale})",
+        "",
+        f"Generated by `benchmarks/recipe_noise.py` ({len(rows)} runs); do not edit by hand. "
+        "Arm `board` is today's recipe as committed on the leaderboard. Pooled seed std: "
+        "the root of the mean of per-method variances (methods with ≥ 2 seeds); spread: "
+        "best minus worst method mean; the bar is ratio ≥ 5.",
+        "",
+    ]
+    for arm, s in summary.items():
+        what = "today's recipe" if arm == "board" else ", ".join(arms[arm]) or "no override"
+        lines += [f"## {arm}: {what}", "", "| method | seeds | headline | bits per byte |"]
+        lines.append("| --- | --- | --- | --- |")
+        h, b = s["headline"], s["bpb"]
+        for m, hm in h["methods"].items():
+            bm = b["methods"][m]
+            lines.append(
+                f"| {m} | {hm['seeds']} | {_f(hm['mean'])} ± {_f(hm['std'])} | "
+                f"{_f(bm['mean'], '.3f')} ± {_f(bm['std'], '.3f')} |"
+            )
+        lines += [
+            "",
+            f"- headline: pooled seed std {_f(h['pooled_std'])}, spread {_f(h['spread'])}, "
+            f"ratio **{_f(h['ratio'], '.1f')}**",
+            f"- bits per byte: pooled seed std {_f(b['pooled_std'])}, spread "
+            f"{_f(b['spread'])}, ratio {_f(b['ratio'], '.1f')}",
+            "",
+        ]
+    with atomic_path(out.with_suffix(".md")) as tmp:
+        tmp.write_text("\n".join(lines))
+
+
+def main() -> None:
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("--scale", default="small")
+    p.add_argument("--methods", default="all,c4,fasttext")
+    p.add_argument("--seeds", default="0,1,2")
+    p.add_argument("--precision", choices=["auto", "bf16", "fp32"], default="fp32")
+    p.add_argument(
+        "--arm",
+        action="append",
+        default=[],
+        metavar="NAME=OVERRIDE[,OVERRIDE...]",
+        help="a candidate recipe: its name and Hydra overrides (repeatable)",
+    )
+    p.add_argument("--runs-dir", default="runs/recipe-noise")
+    p.add_argument("--subsets-dir", default="subsets")
+    p.add_argument("--out", type=Path, default=DOCS / "recipe_noise")
+    args = p.parse_args()
+    arms = {}
+    for a in args.arm:
+        name, _, spec = a.partition("=")
+        if not name or not spec:
+            p.error(f"--arm {a!r}: expected NAME=OVERRIDE[,OVERRIDE...]")
+        arms[name] = spec.split(",")
+    methods, seeds = args.methods.split(","), [int(s) for s in args.seeds.split(",")]
+    precision = [] if args.precision == "auto" else [f"runtime.precision={args.precision}"]
+    pool = ensure_pool(load_recipe("lm", args.scale).pool)
+    subsets = Path(args.subsets_dir)
+    subsets.mkdir(parents=True, exist_ok=True)
+    board = board_rows(args.scale, methods, args.precision)
+    runs_dir = Path(args.runs_dir)
+    write(board + finished_rows(runs_dir, args.scale), args.scale, args.out)
+    for arm, overrides in arms.items():
+        for seed in seeds:
+            for method in methods:
+                subset = subset_for("lm", method, pool, subsets, Path("runs"))
+                name = f"lm-{args.scale}-{method}-s{seed}"
+                run_dir = runs_dir / arm
+                if (run_dir / name / "entry.json").is_file():
+                    continue
+                _, entry = run_train(
+                    track="lm",
+                    scale=args.scale,
+                    subset_file=subset,
+                    seed=seed,
+                    name=name,
+                    overrides=overrides + precision,
+                    runs_dir=run_dir,
+                    wandb_mode="disabled",
+                )
+                write(board + finished_rows(runs_dir, args.scale), args.scale, args.out)
+                value = entry["metrics"]["headline"]["value"]
+                print(f"{arm} {name}: headline {value:.4f}", flush=True)
+
+
+if __name__ == "__main__":
+    main()
