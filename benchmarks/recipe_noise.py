@@ -6,7 +6,7 @@ gap between selection methods (the bar of ``docs/validity.md``: seed std ≤ 1/5
 spread). Each *arm* is a set of Hydra overrides of the scale's recipe; for each arm,
 method and seed the script trains and evaluates one run under
 ``runs/recipe-noise/<arm>/`` (a finished run is reused, a killed one resumes), and after
-every run rewrites ``docs/recipe_noise.json`` and ``docs/recipe_noise.md``: per arm, each
+every run rewrites ``docs/recipe_noise.{json,md,png}``: per arm, each
 method's headline and held-out bits per byte (mean ± seed std), the pooled seed std, the
 spread of method means and their ratio. The arm ``board`` is today's recipe as the
 committed leaderboard has it (entries ``lm-SCALE-METHOD-sSEED`` of today's recipe hash
@@ -140,8 +140,39 @@ def write(rows: list[dict], scale: str, out: Path) -> None:
             f"{_f(b['spread'])}, ratio {_f(b['ratio'], '.1f')}",
             "",
         ]
+    lines.append(f"![headline per seed and arm]({out.with_suffix('.png').name})")
     with atomic_path(out.with_suffix(".md")) as tmp:
-        tmp.write_text("\n".join(lines))
+        tmp.write_text("\n".join(lines) + "\n")
+    write_plot(rows, out.with_suffix(".png"))
+
+
+def write_plot(rows: list[dict], path: Path) -> None:
+    """Each arm's runs: headline per method, one dot a seed, a bar at the mean."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    arms = sorted({r["arm"] for r in rows}, key=lambda a: (a != "board", a))
+    methods = sorted({r["method"] for r in rows})
+    fig, ax = plt.subplots(figsize=(1.6 + 1.4 * len(methods) * len(arms) / 2, 4))
+    width = 0.8 / max(len(arms), 1)
+    for k, arm in enumerate(arms):
+        for i, m in enumerate(methods):
+            ys = [r["headline"] for r in rows if r["arm"] == arm and r["method"] == m]
+            if not ys:
+                continue
+            x = i + (k - (len(arms) - 1) / 2) * width
+            ax.scatter([x] * len(ys), ys, color=f"C{k}", s=18, label=arm if i == 0 else None)
+            ax.hlines(statistics.fmean(ys), x - width / 3, x + width / 3, color=f"C{k}")
+    ax.set_xticks(range(len(methods)), methods)
+    ax.set_ylabel("headline (one dot a seed, bar: mean)")
+    ax.set_title("seed noise per recipe arm")
+    ax.legend()
+    fig.tight_layout()
+    with atomic_path(path) as tmp:
+        fig.savefig(tmp, dpi=110, format="png")
+    plt.close(fig)
 
 
 def main() -> None:

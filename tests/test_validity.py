@@ -174,3 +174,45 @@ def test_entries_trained_in_another_precision_are_never_ranked_or_compared_toget
     kept, skipped = comparable(load_entries(board))
     assert [e["name"] for _, e in kept] == ["lm-xs-a-s0", "lm-xs-a-s1"]
     assert len(skipped) == 1 and skipped[0].startswith("lm-xs-b-s0.json: suite/pool/precision")
+
+
+def test_recipe_noise_summarises_each_arm_from_finished_runs(tmp_path, monkeypatch):
+    monkeypatch.syspath_prepend(str(REPO / "benchmarks"))
+    spec = importlib.util.spec_from_file_location(
+        "recipe_noise", REPO / "benchmarks/recipe_noise.py"
+    )
+    script = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(script)
+    runs = tmp_path / "runs"
+    for arm, headlines in {
+        "calm": {"a": [0.5, 0.52], "b": [0.4, 0.42]},
+        "wild": {"a": [0.5, 0.7]},
+    }.items():
+        for method, values in headlines.items():
+            for seed, value in enumerate(values):
+                entry = json.loads(TEMPLATE.with_suffix(".json").read_text())
+                entry.update(name=f"lm-small-{method}-s{seed}", seed=seed)
+                entry["metrics"]["headline"]["value"] = value
+                entry["recipe"]["overrides"] = ["optim.lr=1e-3", "runtime.precision=fp32"]
+                (runs / arm / entry["name"]).mkdir(parents=True)
+                (runs / arm / entry["name"] / "entry.json").write_text(json.dumps(entry))
+    rows = script.finished_rows(runs, "small")
+    assert sorted((r["arm"], r["method"], r["seed"]) for r in rows)[:2] == [
+        ("calm", "a", 0),
+        ("calm", "a", 1),
+    ]
+    calm = script.summarise([r for r in rows if r["arm"] == "calm"], "headline")
+    assert calm["pooled_std"] == pytest.approx(0.02 / 2**0.5)
+    assert calm["spread"] == pytest.approx(0.1) and calm["ratio"] == pytest.approx(
+        0.1 / 0.01414, rel=1e-3
+    )
+    wild = script.summarise([r for r in rows if r["arm"] == "wild"], "headline")
+    assert wild["spread"] is None and wild["ratio"] is None  # one method: no spread
+    out = tmp_path / "docs" / "recipe_noise"
+    out.parent.mkdir()
+    script.write(rows, "small", out)
+    md = out.with_suffix(".md").read_text()
+    assert "## calm: optim.lr=1e-3" in md and "ratio **7.1**" in md
+    assert "| b | 2 | 0.4100 ± 0.0141 |" in md
+    assert json.loads(out.with_suffix(".json").read_text())["summary"]["calm"]["headline"]["spread"]
+    assert out.with_suffix(".png").read_bytes()[:4] == b"\x89PNG"
