@@ -2,9 +2,9 @@
 
 Entries are grouped by what makes them comparable — track, scale, pool fingerprint,
 recipe hash, eval suite version and the precision trained in (an ``auto`` recipe trains
-in bf16 on hardware that has it, fp32 elsewhere) — into *sections*; inside a section, entries of
-the same subset hash are one *group* (its seeds). Entries of different sections are
-never ranked together.
+in bf16 on hardware that has it, fp32 elsewhere) — into *sections*; inside a section,
+entries of the same subset hash are one *group* (its seeds). Entries of different
+sections are never ranked together.
 
     rank(load_entries(board), track="lm", scale="small")
     compare(entry_a_path, entry_b_path)
