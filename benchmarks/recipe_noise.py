@@ -203,9 +203,14 @@ def main() -> None:
     pool = ensure_pool(load_recipe("lm", args.scale).pool)
     subsets = Path(args.subsets_dir)
     subsets.mkdir(parents=True, exist_ok=True)
-    board = board_rows(args.scale, methods, args.precision)
     runs_dir = Path(args.runs_dir)
-    write(board + finished_rows(runs_dir, args.scale), args.scale, args.out)
+
+    def rows() -> list[dict]:  # the control covers every method any arm has run
+        done = finished_rows(runs_dir, args.scale)
+        wanted = sorted(set(methods) | {r["method"] for r in done})
+        return board_rows(args.scale, wanted, args.precision) + done
+
+    write(rows(), args.scale, args.out)
     for arm, overrides in arms.items():
         for seed in seeds:
             for method in methods:
@@ -224,7 +229,7 @@ def main() -> None:
                     runs_dir=run_dir,
                     wandb_mode="disabled",
                 )
-                write(board + finished_rows(runs_dir, args.scale), args.scale, args.out)
+                write(rows(), args.scale, args.out)
                 value = entry["metrics"]["headline"]["value"]
                 print(f"{arm} {name}: headline {value:.4f}", flush=True)
 
