@@ -107,7 +107,7 @@ def finished_rows(runs_dir: Path, scale: str) -> list[dict]:
 def write(rows: list[dict], scale: str, out: Path) -> None:
     arms = {r["arm"]: [o for o in r["overrides"] if "precision" not in o] for r in rows}
     summary = {}
-    for arm in sorted({r["arm"] for r in rows}):
+    for arm in sorted({r["arm"] for r in rows}, key=lambda a: (a != "board", a)):
         mine = [r for r in rows if r["arm"] == arm]
         summary[arm] = {k: summarise(mine, k) for k in ("headline", "bpb")}
     with atomic_path(out.with_suffix(".json")) as tmp:
