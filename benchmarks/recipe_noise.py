@@ -28,7 +28,7 @@ from benchmark.config import load_recipe
 from benchmark.io import atomic_path
 from benchmark.leaderboard.board import load_entries
 from benchmark.leaderboard.submit import leaderboard_dir
-from benchmark.leaderboard.validity import pooled_std
+from benchmark.leaderboard.validity import method_name, signal
 from benchmark.pool.build import ensure_pool
 from benchmark.run import run_train
 
@@ -60,10 +60,9 @@ def board_rows(scale: str, methods: list[str], precision: str) -> list[dict]:
     sha = load_recipe("lm", scale).sha256
     rows = []
     for _, e in load_entries(leaderboard_dir(), "lm", scale):
-        method = e["name"].removeprefix(f"lm-{scale}-").rsplit("-s", 1)[0]
         same = e["recipe"]["sha256"] == sha and precision in ("auto", e["compute"]["precision"])
-        if method in methods and same:
-            rows.append(_row("board", method, e))
+        if method_name(e) in methods and same:
+            rows.append(_row("board", method_name(e), e))
     return rows
 
 
@@ -72,21 +71,19 @@ def summarise(rows: list[dict], key: str) -> dict:
     by_method: dict[str, list[float]] = {}
     for r in rows:
         by_method.setdefault(r["method"], []).append(r[key])
-    means = {m: statistics.fmean(v) for m, v in by_method.items()}
-    sd = pooled_std(v for v in by_method.values() if len(v) > 1)
-    spread = max(means.values()) - min(means.values()) if len(means) > 1 else None
+    sig = signal(list(by_method.values()))
     return {
         "methods": {
             m: {
-                "mean": means[m],
+                "mean": statistics.fmean(v),
                 "std": statistics.stdev(v) if len(v) > 1 else None,
                 "seeds": len(v),
             }
             for m, v in sorted(by_method.items())
         },
-        "pooled_std": sd,
-        "spread": spread,
-        "ratio": spread / sd if sd and spread is not None else None,
+        "pooled_std": sig.seed_std,
+        "spread": sig.spread,
+        "ratio": sig.ratio,
     }
 
 
@@ -99,8 +96,7 @@ def finished_rows(runs_dir: Path, scale: str) -> list[dict]:
     rows = []
     for path in sorted(runs_dir.glob(f"*/lm-{scale}-*/entry.json")):
         entry = json.loads(path.read_text())
-        method = entry["name"].removeprefix(f"lm-{scale}-").rsplit("-s", 1)[0]
-        rows.append(_row(path.parent.parent.name, method, entry))
+        rows.append(_row(path.parent.parent.name, method_name(entry), entry))
     return rows
 
 

@@ -191,7 +191,7 @@ def test_recipe_noise_summarises_each_arm_from_finished_runs(tmp_path, monkeypat
         for method, values in headlines.items():
             for seed, value in enumerate(values):
                 entry = json.loads(TEMPLATE.with_suffix(".json").read_text())
-                entry.update(name=f"lm-small-{method}-s{seed}", seed=seed)
+                entry.update(name=f"lm-small-{method}-s{seed}", scale="small", seed=seed)
                 entry["metrics"]["headline"]["value"] = value
                 entry["recipe"]["overrides"] = ["optim.lr=1e-3", "runtime.precision=fp32"]
                 (runs / arm / entry["name"]).mkdir(parents=True)
