@@ -3,7 +3,9 @@
 The recipes accumulate gradients (the micro batch is a quarter of the global batch), so
 one process runs four micro batches a step and each of two processes runs two, on its
 own half of every global batch. Float sums then run in another order, so the curves
-agree to rounding, not bit for bit: ``TOL`` over every step.
+agree to rounding, not bit for bit: ``TOL`` over every step. The runs train in fp32: the
+recipes say ``auto``, which is bf16 on CPUs that have it, and bf16's rounding (about 1e-3
+on these losses) would hide a real difference between the two ways of summing.
 """
 
 from __future__ import annotations
@@ -22,11 +24,12 @@ from tests.test_clip import TINY_CLIP
 
 TOL = 1e-4  # max |loss difference| over the curve, 1 vs 2 processes
 STEPS = {"lm": 8, "clip": 6}
+FP32 = "runtime.precision=fp32"
 OVERRIDES = {
     # 8 steps of 32 sequences; 8 per micro batch
-    "lm": [*TINY, "data.train_tokens=32768", "data.micro_batch_size=8"],
+    "lm": [*TINY, FP32, "data.train_tokens=32768", "data.micro_batch_size=8"],
     # 6 steps of 128 pairs; 32 per micro batch (cached-feature accumulation)
-    "clip": [*TINY_CLIP, "data.train_samples=768", "data.micro_batch_size=32"],
+    "clip": [*TINY_CLIP, FP32, "data.train_samples=768", "data.micro_batch_size=32"],
 }
 CHECKPOINT_EVERY = 4  # the one-process runs leave a step-4 resume state behind
 
