@@ -224,9 +224,10 @@ def _board_path(args: argparse.Namespace) -> Path:
 
 
 def _leaderboard(args: argparse.Namespace) -> int:
-    from benchmark.leaderboard.board import load_entries, rank
+    from benchmark.leaderboard.board import load_entries, rank, recipe_is_current
 
     sections = rank(load_entries(_board_path(args), args.track, args.scale))
+    current = {k: all(recipe_is_current(e) for g in gs for e in g.entries) for k, gs in sections}
     if args.json:
         print(
             json.dumps(
@@ -236,6 +237,7 @@ def _leaderboard(args: argparse.Namespace) -> int:
                         "scale": k[1],
                         "pool_fingerprint": k[2],
                         "recipe_sha256": k[3],
+                        "recipe_current": current[k],
                         "suite": k[4],
                         "suite_version": k[5],
                         "precision": k[6],
@@ -262,9 +264,10 @@ def _leaderboard(args: argparse.Namespace) -> int:
     if not sections:
         print("no entries")
     for key, groups in sections:
+        old = "" if current[key] else f"  [recipe since replaced in scales/{key[0]}/{key[1]}.yaml]"
         print(
             f"\n{key[0]} / {key[1]}  (pool {key[2][:12]}…, recipe {key[3][:12]}…, "
-            f"suite {key[4]} v{key[5]}, {key[6]})"
+            f"suite {key[4]} v{key[5]}, {key[6]}){old}"
         )
         print(
             f"{'#':>3}  {'subset':<28}{'headline':>9}  {'95% interval':<18}{'seeds':<8}"

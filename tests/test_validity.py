@@ -176,6 +176,28 @@ def test_entries_trained_in_another_precision_are_never_ranked_or_compared_toget
     assert len(skipped) == 1 and skipped[0].startswith("lm-xs-b-s0.json: suite/pool/precision")
 
 
+def test_a_scale_is_studied_under_its_committed_recipe_once_that_has_entries(board):
+    """A recipe change: the old recipe's entries are the majority at small, but the one
+    method retrained under today's scales/lm/small.yaml is what the study keeps there.
+    xs has no entry of today's recipe, so it keeps its majority."""
+    from benchmark.config import load_recipe
+
+    today = load_recipe("lm", "small").sha256
+    for path in (board / "lm" / "small").glob("lm-small-c-s?.json"):
+        entry = json.loads(path.read_text())
+        entry["recipe"]["sha256"] = today
+        path.write_text(json.dumps(entry))
+    methods, skipped = collect_methods(load_entries(board))
+    assert [m.name for m in methods if m.scale == "small"] == ["c"]
+    assert len([m for m in methods if m.scale == "xs"]) == 4
+    old = [s for s in skipped if "is not today's scales/lm/small.yaml" in s]
+    assert sorted(s.split(".json")[0] for s in old) == [
+        "lm-small-a-s0",
+        "lm-small-b-s0",
+        "lm-small-no-junk-s0",
+    ]
+
+
 def test_recipe_noise_summarises_each_arm_from_finished_runs(tmp_path, monkeypatch):
     monkeypatch.syspath_prepend(str(REPO / "benchmarks"))
     spec = importlib.util.spec_from_file_location(

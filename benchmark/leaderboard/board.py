@@ -12,6 +12,7 @@ sections are never ranked together.
 
 from __future__ import annotations
 
+import functools
 import gzip
 import json
 import re
@@ -19,7 +20,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from benchmark.errors import EntryError
+from benchmark.config import load_recipe
+from benchmark.errors import EntryError, RecipeError
 from benchmark.leaderboard import stats
 from benchmark.leaderboard.submit import read_entry
 
@@ -76,6 +78,24 @@ def section_key(e: dict[str, Any]) -> tuple:
         e["metrics"]["suite"]["version"],
         e["compute"]["precision"],
     )
+
+
+@functools.cache
+def _recipe_sha(track: str, scale: str, overrides: tuple[str, ...]) -> str | None:
+    try:
+        return load_recipe(track, scale, list(overrides)).sha256
+    except RecipeError:
+        return None
+
+
+def recipe_is_current(e: dict[str, Any]) -> bool:
+    """Whether today's committed ``scales/<track>/<scale>.yaml``, with the overrides the
+    entry records, still gives the entry's recipe hash.
+
+    A recipe can be replaced (more tokens, say); its entries stay on the board in their own
+    section, comparable among themselves but not with runs of today's recipe."""
+    key = (e["track"], e["scale"], tuple(e["recipe"]["overrides"]))
+    return _recipe_sha(*key) == e["recipe"]["sha256"]
 
 
 SECTION_FIELDS = (

@@ -2,8 +2,8 @@
 
 Study entries are named ``<track>-<scale>-<method>-s<seed>``; the seeds of one method
 at one scale form a :class:`Method`. Only entries of one eval suite (name and version)
-and one pool per track, and one recipe per scale, are compared; the rest are skipped
-with a reason. From the methods:
+and one pool per track, and one recipe per scale (today's committed one where it has
+entries), are compared; the rest are skipped with a reason. From the methods:
 
 - :func:`signal`: the seed std pooled over methods against the spread of method means
   (the bar: seed std ≤ 1/5 of the spread);
@@ -31,7 +31,7 @@ from typing import Any
 import numpy as np
 
 from benchmark.leaderboard import stats
-from benchmark.leaderboard.board import load_details
+from benchmark.leaderboard.board import load_details, recipe_is_current
 
 log = logging.getLogger(__name__)
 
@@ -194,18 +194,40 @@ def _suite_pool(e: Entry) -> tuple[str, str, str, str]:
     )
 
 
+def _recipe(e: Entry) -> tuple[str]:
+    return (e["recipe"]["sha256"][:12],)
+
+
+def _keep_recipe(
+    entries: list[tuple[Path, Entry]], track: str, scale: str
+) -> tuple[list[tuple[Path, Entry]], list[str]]:
+    """The entries of today's committed ``scales/<track>/<scale>.yaml`` where any has it:
+    entries of a recipe since replaced stay on the board, in their own section, but the
+    study is the current recipe's. Then (or where none has it) the most common recipe."""
+    current = [(p, e) for p, e in entries if recipe_is_current(e)]
+    if not current:
+        return _keep_majority(entries, _recipe, "recipe")
+    skipped = [
+        f"{p.name}: recipe {_recipe(e)} is not today's scales/{track}/{scale}.yaml"
+        for p, e in entries
+        if not recipe_is_current(e)
+    ]
+    kept, why = _keep_majority(current, _recipe, "recipe")
+    return kept, skipped + why
+
+
 def comparable(entries: list[tuple[Path, Entry]]) -> tuple[list[tuple[Path, Entry]], list[str]]:
-    """Per track and scale one suite (name, version), pool fingerprint, precision and recipe
-    hash.
+    """Per track and scale one recipe hash (today's where it has entries), then one suite
+    (name, version), pool fingerprint and precision.
 
     Scales are compared only by the order of their methods, so each scale may sit at its
     own suite version while a board moves to a new one (the page names each scale's)."""
     kept, skipped = [], []
     for track, scale in sorted({(e["track"], e["scale"]) for _, e in entries}):
         in_scale = [(p, e) for p, e in entries if (e["track"], e["scale"]) == (track, scale)]
-        in_scale, why = _keep_majority(in_scale, _suite_pool, "suite/pool/precision")
+        in_scale, why = _keep_recipe(in_scale, track, scale)
         skipped += why
-        in_scale, why = _keep_majority(in_scale, lambda e: (e["recipe"]["sha256"][:12],), "recipe")
+        in_scale, why = _keep_majority(in_scale, _suite_pool, "suite/pool/precision")
         kept += in_scale
         skipped += why
     for reason in skipped:
