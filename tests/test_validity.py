@@ -198,6 +198,26 @@ def test_a_scale_is_studied_under_its_committed_recipe_once_that_has_entries(boa
     ]
 
 
+def test_leaderboard_marks_a_section_whose_recipe_was_since_replaced(tmp_path, capsys):
+    from benchmark.cli import main
+    from benchmark.config import load_recipe
+
+    board = tmp_path / "leaderboard"
+    _write(board, "lm-xs-a-s0", "xs", 0, 0.5, 0)  # a recipe hash scales/ does not give
+    today = _write(board, "lm-xs-b-s0", "xs", 0, 0.4, 1)
+    today["recipe"]["sha256"] = load_recipe("lm", "xs", today["recipe"]["overrides"]).sha256
+    (board / "lm" / "xs" / "lm-xs-b-s0.json").write_text(json.dumps(today))
+    assert main(["leaderboard", "--board", str(board), "--json"]) == 0
+    sections = json.loads(capsys.readouterr().out)
+    assert sorted((s["recipe_current"], s["ranking"][0]["name"]) for s in sections) == [
+        (False, "lm-xs-a-s0"),
+        (True, "lm-xs-b-s0"),
+    ]
+    assert main(["leaderboard", "--board", str(board)]) == 0
+    headers = [x for x in capsys.readouterr().out.splitlines() if x.startswith("lm / xs")]
+    assert sorted("since replaced in scales/lm/xs.yaml" in h for h in headers) == [False, True]
+
+
 def test_recipe_noise_summarises_each_arm_from_finished_runs(tmp_path, monkeypatch):
     monkeypatch.syspath_prepend(str(REPO / "benchmarks"))
     spec = importlib.util.spec_from_file_location(
