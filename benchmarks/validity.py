@@ -73,11 +73,12 @@ def _noise_section(by_scale: dict[tuple[str, str], list[Method]]) -> list[str]:
     for (track, scale), ms in by_scale.items():
         e = ms[0].entries[0]
         suite, head = e["metrics"]["suite"], e["metrics"]["headline"]["name"]
-        pool = e["pool"]["fingerprint"][:12]
+        pool, recipe = e["pool"]["fingerprint"][:12], e["recipe"]["sha256"][:12]
         out += [
             f"### {track} / {scale}",
             "",
-            f"Suite `{suite['name']}` v{suite['version']}, pool `{pool}…`, headline `{head}`.",
+            f"Suite `{suite['name']}` v{suite['version']}, pool `{pool}…`, recipe `{recipe}…`, "
+            f"headline `{head}`.",
             "",
             _row("method", "seeds", "headline mean ± seed std"),
             _row("---", "---", "---"),
