@@ -224,10 +224,12 @@ def _board_path(args: argparse.Namespace) -> Path:
 
 
 def _leaderboard(args: argparse.Namespace) -> int:
-    from benchmark.leaderboard.board import load_entries, rank, recipe_is_current
+    from benchmark.leaderboard.board import load_entries, rank, recipes_current
 
     sections = rank(load_entries(_board_path(args), args.track, args.scale))
-    current = {k: all(recipe_is_current(e) for g in gs for e in g.entries) for k, gs in sections}
+    shown = [e for _, gs in sections for g in gs for e in g.entries]
+    ok = dict(zip(map(id, shown), recipes_current(shown), strict=True))
+    current = {k: all(ok[id(e)] for g in gs for e in g.entries) for k, gs in sections}
     if args.json:
         print(
             json.dumps(

@@ -12,10 +12,10 @@ sections are never ranked together.
 
 from __future__ import annotations
 
-import functools
 import gzip
 import json
 import re
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -80,22 +80,23 @@ def section_key(e: dict[str, Any]) -> tuple:
     )
 
 
-@functools.cache
-def _recipe_sha(track: str, scale: str, overrides: tuple[str, ...]) -> str | None:
-    try:
-        return load_recipe(track, scale, list(overrides)).sha256
-    except RecipeError:
-        return None
-
-
-def recipe_is_current(e: dict[str, Any]) -> bool:
-    """Whether today's committed ``scales/<track>/<scale>.yaml``, with the overrides the
-    entry records, still gives the entry's recipe hash.
+def recipes_current(entries: Iterable[dict[str, Any]]) -> list[bool]:
+    """Per entry: whether today's committed ``scales/<track>/<scale>.yaml``, with the
+    overrides the entry records, still gives the entry's recipe hash.
 
     A recipe can be replaced (more tokens, say); its entries stay on the board in their own
     section, comparable among themselves but not with runs of today's recipe."""
-    key = (e["track"], e["scale"], tuple(e["recipe"]["overrides"]))
-    return _recipe_sha(*key) == e["recipe"]["sha256"]
+    today: dict[tuple, str | None] = {}  # composing a recipe takes a fraction of a second
+    out = []
+    for e in entries:
+        key = (e["track"], e["scale"], tuple(e["recipe"]["overrides"]))
+        if key not in today:
+            try:
+                today[key] = load_recipe(key[0], key[1], list(key[2])).sha256
+            except RecipeError:
+                today[key] = None
+        out.append(today[key] == e["recipe"]["sha256"])
+    return out
 
 
 SECTION_FIELDS = (

@@ -31,7 +31,7 @@ from typing import Any
 import numpy as np
 
 from benchmark.leaderboard import stats
-from benchmark.leaderboard.board import load_details, recipe_is_current
+from benchmark.leaderboard.board import load_details, recipes_current
 
 log = logging.getLogger(__name__)
 
@@ -204,13 +204,14 @@ def _keep_recipe(
     """The entries of today's committed ``scales/<track>/<scale>.yaml`` where any has it:
     entries of a recipe since replaced stay on the board, in their own section, but the
     study is the current recipe's. Then (or where none has it) the most common recipe."""
-    current = [(p, e) for p, e in entries if recipe_is_current(e)]
+    flags = recipes_current(e for _, e in entries)
+    current = [pe for pe, ok in zip(entries, flags, strict=True) if ok]
     if not current:
         return _keep_majority(entries, _recipe, "recipe")
     skipped = [
         f"{p.name}: recipe {_recipe(e)} is not today's scales/{track}/{scale}.yaml"
-        for p, e in entries
-        if not recipe_is_current(e)
+        for (p, e), ok in zip(entries, flags, strict=True)
+        if not ok
     ]
     kept, why = _keep_majority(current, _recipe, "recipe")
     return kept, skipped + why
