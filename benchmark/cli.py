@@ -224,95 +224,19 @@ def _board_path(args: argparse.Namespace) -> Path:
 
 
 def _leaderboard(args: argparse.Namespace) -> int:
-    from benchmark.leaderboard.board import load_entries, rank, recipes_current
+    from benchmark.leaderboard.tables import board_rows, format_board
 
-    sections = rank(load_entries(_board_path(args), args.track, args.scale))
-    shown = [e for _, gs in sections for g in gs for e in g.entries]
-    ok = dict(zip(map(id, shown), recipes_current(shown), strict=True))
-    current = {k: all(ok[id(e)] for g in gs for e in g.entries) for k, gs in sections}
-    if args.json:
-        print(
-            json.dumps(
-                [
-                    {
-                        "track": k[0],
-                        "scale": k[1],
-                        "pool_fingerprint": k[2],
-                        "recipe_sha256": k[3],
-                        "recipe_current": current[k],
-                        "suite": k[4],
-                        "suite_version": k[5],
-                        "precision": k[6],
-                        "ranking": [
-                            {
-                                "rank": i,
-                                "name": g.name,
-                                "headline": g.mean,
-                                "interval": g.interval,
-                                "seeds": g.seeds,
-                                "subset_sha256": g.entries[0]["subset"]["sha256"],
-                                "num_uids": g.entries[0]["subset"]["num_uids"],
-                                "train_tokens": g.entries[0]["compute"].get("train_tokens"),
-                            }
-                            for i, g in enumerate(groups, 1)
-                        ],
-                    }
-                    for k, groups in sections
-                ],
-                indent=2,
-            )
-        )
-        return 0
-    if not sections:
-        print("no entries")
-    for key, groups in sections:
-        old = "" if current[key] else f"  [recipe since replaced in scales/{key[0]}/{key[1]}.yaml]"
-        print(
-            f"\n{key[0]} / {key[1]}  (pool {key[2][:12]}…, recipe {key[3][:12]}…, "
-            f"suite {key[4]} v{key[5]}, {key[6]}){old}"
-        )
-        print(
-            f"{'#':>3}  {'subset':<28}{'headline':>9}  {'95% interval':<18}{'seeds':<8}"
-            f"{'uids':>8}{'train s':>9}"
-        )
-        for i, g in enumerate(groups, 1):
-            e = g.entries[0]
-            wall = sum(x["compute"]["wall_seconds"] for x in g.entries) / len(g.entries)
-            print(
-                f"{i:>3}  {g.name[:27]:<28}{g.mean:>9.4f}  "
-                f"[{g.interval[0]:.4f}, {g.interval[1]:.4f}]  "
-                f"{','.join(map(str, g.seeds)):<8}{e['subset']['num_uids']:>8}{wall:>9.0f}"
-            )
+    rows = board_rows(_board_path(args), args.track, args.scale)
+    print(json.dumps(rows, indent=2) if args.json else format_board(rows))
     return 0
 
 
 def _compare(args: argparse.Namespace) -> int:
     from benchmark.leaderboard.board import compare
+    from benchmark.leaderboard.tables import format_compare
 
     res = compare(Path(args.a), Path(args.b), board=None if args.no_seeds else _board_path(args))
-    if args.json:
-        print(json.dumps(res, indent=2))
-        return 0
-    print(
-        f"A = {res['a']['name']} (seeds {res['a']['seeds']}), "
-        f"B = {res['b']['name']} (seeds {res['b']['seeds']})"
-    )
-    h = res["headline"]
-    print(
-        f"{'headline':<28}{h['difference']:>+9.4f}  [{h['interval'][0]:+.4f}, "
-        f"{h['interval'][1]:+.4f}]  {h['verdict']}"
-    )
-    for name, t in res["tasks"].items():
-        print(
-            f"{name[:27]:<28}{t['difference']:>+9.4f}  [{t['interval'][0]:+.4f}, "
-            f"{t['interval'][1]:+.4f}]  {t['verdict']} ({t['metric']})"
-        )
-    print(f"verdict: {res['verdict']}")
-    if min(len(res["a"]["seeds"]), len(res["b"]["seeds"])) < 2:
-        print(
-            "note: a side has one seed, so intervals cover eval-item noise only; "
-            "train more seeds (bench train --seeds 0,1,2) to include seed noise"
-        )
+    print(json.dumps(res, indent=2) if args.json else format_compare(res))
     return 0
 
 
