@@ -130,6 +130,23 @@ def test_each_scale_keeps_its_own_suite_version(board):
     assert len(skipped) == 1 and skipped[0].startswith("lm-xs-d-s0.json: suite/pool")
 
 
+def test_a_scale_is_studied_under_todays_suite_version_once_that_has_entries(board):
+    """Two xs entries re-run under today's evals/lm/core.yaml, four still at an old
+    version: the two are studied even though the old version has more entries."""
+    from benchmark.evaluate.suite import load_suite
+
+    today = load_suite("lm", "core").version
+    for path in (board / "lm" / "xs").glob("*.json"):
+        entry = json.loads(path.read_text())
+        if entry["name"] != "lm-xs-d-s0":
+            new = entry["name"] in ("lm-xs-a-s0", "lm-xs-b-s0")
+            entry["metrics"]["suite"]["version"] = today if new else "old"
+            path.write_text(json.dumps(entry))
+    methods, skipped = collect_methods(load_entries(board))
+    assert [(m.name, m.seeds) for m in methods if m.scale == "xs"] == [("a", [0]), ("b", [0])]
+    assert sum("not today's evals/lm/core.yaml" in s for s in skipped) == 5
+
+
 def test_script_writes_the_page_and_plot(board, tmp_path):
     spec = importlib.util.spec_from_file_location(
         "validity_script", REPO / "benchmarks/validity.py"

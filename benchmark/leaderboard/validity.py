@@ -30,6 +30,8 @@ from typing import Any
 
 import numpy as np
 
+from benchmark.errors import EvalError
+from benchmark.evaluate.suite import load_suite
 from benchmark.leaderboard import stats
 from benchmark.leaderboard.board import load_details, recipes_current
 
@@ -217,9 +219,37 @@ def _keep_recipe(
     return kept, skipped + why
 
 
+def _keep_suite(
+    entries: list[tuple[Path, Entry]], track: str
+) -> tuple[list[tuple[Path, Entry]], list[str]]:
+    """The entries scored with today's version of their suite (``evals/<track>/<name>.yaml``)
+    where any is; entries of an older version stay on the board in their own section."""
+    today: dict[str, str | None] = {}
+    for _, e in entries:
+        name = e["metrics"]["suite"]["name"]
+        if name not in today:
+            try:
+                today[name] = load_suite(track, name).version
+            except EvalError:  # a suite no longer in evals/: no version is today's
+                today[name] = None
+    ok = [
+        today[e["metrics"]["suite"]["name"]] == e["metrics"]["suite"]["version"] for _, e in entries
+    ]
+    if not any(ok):
+        return entries, []
+    kept = [pe for pe, good in zip(entries, ok, strict=True) if good]
+    skipped = [
+        f"{p.name}: suite/pool/precision {_suite_pool(e)}: not today's "
+        f"evals/{track}/{e['metrics']['suite']['name']}.yaml version"
+        for (p, e), good in zip(entries, ok, strict=True)
+        if not good
+    ]
+    return kept, skipped
+
+
 def comparable(entries: list[tuple[Path, Entry]]) -> tuple[list[tuple[Path, Entry]], list[str]]:
-    """Per track and scale one recipe hash (today's where it has entries), then one suite
-    (name, version), pool fingerprint and precision.
+    """Per track and scale one recipe hash (today's where it has entries), then today's
+    suite version where it has entries, then one suite, pool fingerprint and precision.
 
     Scales are compared only by the order of their methods, so each scale may sit at its
     own suite version while a board moves to a new one (the page names each scale's)."""
@@ -227,6 +257,8 @@ def comparable(entries: list[tuple[Path, Entry]]) -> tuple[list[tuple[Path, Entr
     for track, scale in sorted({(e["track"], e["scale"]) for _, e in entries}):
         in_scale = [(p, e) for p, e in entries if (e["track"], e["scale"]) == (track, scale)]
         in_scale, why = _keep_recipe(in_scale, track, scale)
+        skipped += why
+        in_scale, why = _keep_suite(in_scale, track)
         skipped += why
         in_scale, why = _keep_majority(in_scale, _suite_pool, "suite/pool/precision")
         kept += in_scale
