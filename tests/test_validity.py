@@ -26,7 +26,7 @@ from benchmark.leaderboard.validity import (
 )
 
 REPO = Path(__file__).resolve().parent.parent
-TEMPLATE = REPO / "leaderboard" / "lm" / "xs" / "lm-xs-all-s0"
+TEMPLATE = REPO / "leaderboard" / "lm" / "xs-suite-v3" / "lm-xs-all-s0"  # archived: fixed
 TASK = "databench_cloze"
 
 # method -> scale -> headline per seed. xs orders a > b > c, small a > c > b: 2 of 3 pairs
