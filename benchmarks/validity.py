@@ -63,9 +63,17 @@ def _pairs(by_scale: dict[tuple[str, str], list[Method]]) -> list[tuple[str, str
 
 def _accuracy(small: list[Method], large: list[Method], oracles: bool) -> DecisionAccuracy:
     means = [{m.name: m.mean for m in ms if oracles or not m.oracle} for ms in (small, large)]
-    sigma = signal([m.headlines for m in small]).seed_std  # pooled over the smaller scale
-    noise = {m.name: sigma / len(m.seeds) ** 0.5 for m in small} if sigma else None
-    return decision_accuracy(*means, noise)
+    return decision_accuracy(*means, _mean_noise(small), _mean_noise(large))
+
+
+def _no_large_noise(acc: DecisionAccuracy) -> bool:
+    return not acc.pairs or acc.pairs[0].noise_large is None
+
+
+def _mean_noise(methods: list[Method]) -> dict[str, float] | None:
+    """Each method's seed std of its mean: the scale's pooled seed std over √seeds."""
+    sigma = signal([m.headlines for m in methods]).seed_std
+    return {m.name: sigma / len(m.seeds) ** 0.5 for m in methods} if sigma else None
 
 
 def _noise_section(by_scale: dict[tuple[str, str], list[Method]]) -> list[str]:
@@ -113,7 +121,10 @@ def _decision_section(by_scale: dict[tuple[str, str], list[Method]]) -> list[str
         "also given without them. *Resolved* pairs are those whose gap at the smaller scale "
         "exceeds twice its seed noise (the pooled seed std of that scale, over √seeds of each "
         "method). An unresolved pair is a coin flip at the smaller scale, so it bounds the "
-        "accuracy whatever the larger scale does.",
+        "accuracy whatever the larger scale does. The larger scale is measured with seed "
+        "noise too: *resolved at both* pairs are also apart by twice the larger scale's "
+        "noise, so a flip among them is a wrong prediction rather than either scale's noise "
+        "(n/a where the larger scale has no method with two seeds).",
         "",
     ]
     pairs = _pairs(by_scale)
@@ -130,8 +141,10 @@ def _decision_section(by_scale: dict[tuple[str, str], list[Method]]) -> list[str
             "accuracy w/o oracles",
             "resolved w/o oracles",
             "accuracy on resolved",
+            "resolved at both",
+            "accuracy on both",
         ),
-        _row(*["---"] * 9),
+        _row(*["---"] * 11),
     ]
     disagree = []
     for track, small, large in pairs:
@@ -148,13 +161,16 @@ def _decision_section(by_scale: dict[tuple[str, str], list[Method]]) -> list[str
                 _f(acc_no.accuracy, ".2f"),
                 acc_no.resolved.num_pairs,
                 _f(acc_no.resolved.accuracy, ".2f"),
+                "n/a" if _no_large_noise(acc_no) else acc_no.resolved_both.num_pairs,
+                _f(acc_no.resolved_both.accuracy, ".2f"),
             )
         )
         for d in acc.disagreements:
             noise = "" if d.noise_small is None else f" (noise {d.noise_small:.4f})"
+            noise_l = "" if d.noise_large is None else f" (noise {d.noise_large:.4f})"
             disagree.append(
                 f"- {track} {small} → {large}: `{d.a}` − `{d.b}` is {d.gap_small:+.4f}{noise} "
-                f"at {small}, {d.gap_large:+.4f} at {large}"
+                f"at {small}, {d.gap_large:+.4f}{noise_l} at {large}"
             )
     out += ["", "Disagreeing pairs:" if disagree else "No pair disagrees.", *disagree, ""]
     return out + _task_decisions(by_scale, pairs)

@@ -97,6 +97,12 @@ def test_pooled_std_signal_and_decision_accuracy():
     acc = decision_accuracy(small, large, {"a": 0.01, "b": 0.01, "c": 0.1})
     assert [(d.a, d.b) for d in acc.resolved.pairs] == [("a", "b"), ("a", "c")]
     assert (acc.accuracy, acc.resolved.accuracy) == (pytest.approx(2 / 3), 1.0)
+    assert acc.resolved_both.num_pairs == 0  # no noise at the larger scale given
+    # at the larger scale a - c's gap (0.2) is within twice √(0.01² + 0.2²): unresolved there
+    acc = decision_accuracy(
+        small, large, {"a": 0.01, "b": 0.01, "c": 0.1}, {"a": 0.01, "b": 0.01, "c": 0.2}
+    )
+    assert [(d.a, d.b) for d in acc.resolved_both.pairs] == [("a", "b")]
     assert scale_pairs("lm", ["medium", "xs", "small"]) == [("xs", "small"), ("small", "medium")]
     assert scale_pairs("clip", ["xs", "medium", "huge"]) == [("xs", "medium")]
 

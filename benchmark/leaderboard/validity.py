@@ -111,6 +111,7 @@ class Decision:
     gap_small: float
     gap_large: float
     noise_small: float | None = None  # seed std of gap_small; None where unknown
+    noise_large: float | None = None  # seed std of gap_large; None where unknown
 
     @property
     def agrees(self) -> bool:
@@ -120,6 +121,11 @@ class Decision:
     def resolved(self) -> bool:
         """The smaller scale tells the pair apart: its gap exceeds twice its seed noise."""
         return self.noise_small is not None and abs(self.gap_small) > 2 * self.noise_small
+
+    @property
+    def resolved_large(self) -> bool:
+        """The larger scale tells the pair apart: a flip there is not its own seed noise."""
+        return self.noise_large is not None and abs(self.gap_large) > 2 * self.noise_large
 
 
 @dataclass(frozen=True)
@@ -146,6 +152,11 @@ class DecisionAccuracy:
     def resolved(self) -> DecisionAccuracy:
         """The pairs whose gap at the smaller scale is above its seed noise."""
         return DecisionAccuracy(tuple(d for d in self.pairs if d.resolved))
+
+    @property
+    def resolved_both(self) -> DecisionAccuracy:
+        """The pairs both scales tell apart: the accuracy the noise of neither bounds."""
+        return DecisionAccuracy(tuple(d for d in self.pairs if d.resolved and d.resolved_large))
 
 
 @dataclass(frozen=True)
@@ -311,12 +322,14 @@ def decision_accuracy(
     small: Mapping[str, float],
     large: Mapping[str, float],
     noise: Mapping[str, float] | None = None,
+    noise_large: Mapping[str, float] | None = None,
 ) -> DecisionAccuracy:
     """Over every pair of methods in both, does the order of means at ``small`` hold at ``large``?
 
     A tie at one scale and not the other counts as a disagreement. ``noise``: each method's
     seed std of its mean at ``small`` (seed std / √seeds); a pair's gap then has the noise
-    √(σa² + σb²), which decides whether the smaller scale resolves it.
+    √(σa² + σb²), which decides whether the smaller scale resolves it; ``noise_large`` the
+    same at ``large``.
     """
     names = sorted(set(small) & set(large))
     return DecisionAccuracy(
@@ -327,6 +340,7 @@ def decision_accuracy(
                 small[a] - small[b],
                 large[a] - large[b],
                 math.hypot(noise[a], noise[b]) if noise else None,
+                math.hypot(noise_large[a], noise_large[b]) if noise_large else None,
             )
             for a, b in itertools.combinations(names, 2)
         )
