@@ -241,6 +241,29 @@ def test_leaderboard_marks_a_section_whose_recipe_was_since_replaced(tmp_path, c
     assert sorted("since replaced in scales/lm/xs.yaml" in h for h in headers) == [False, True]
 
 
+def test_leaderboard_marks_a_section_scored_with_an_older_suite_version(tmp_path, capsys):
+    from benchmark.cli import main
+    from benchmark.evaluate.suite import load_suite
+
+    board = tmp_path / "leaderboard"
+    for name, version, minute in (("lm-xs-a-s0", "old", 0), ("lm-xs-b-s0", None, 1)):
+        entry = _write(board, name, "xs", 0, 0.5, minute)
+        entry["metrics"]["suite"]["version"] = version or load_suite("lm", "core").version
+        (board / "lm" / "xs" / f"{name}.json").write_text(json.dumps(entry))
+    assert main(["leaderboard", "--board", str(board), "--json"]) == 0
+    sections = json.loads(capsys.readouterr().out)
+    assert sorted((s["suite_current"], s["ranking"][0]["name"]) for s in sections) == [
+        (False, "lm-xs-a-s0"),
+        (True, "lm-xs-b-s0"),
+    ]
+    assert main(["leaderboard", "--board", str(board)]) == 0
+    headers = [x for x in capsys.readouterr().out.splitlines() if x.startswith("lm / xs")]
+    assert sorted("suite since changed in evals/lm/core.yaml" in h for h in headers) == [
+        False,
+        True,
+    ]
+
+
 def test_recipe_noise_summarises_each_arm_from_finished_runs(tmp_path, monkeypatch):
     monkeypatch.syspath_prepend(str(REPO / "benchmarks"))
     spec = importlib.util.spec_from_file_location(

@@ -10,7 +10,17 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+from benchmark.errors import EvalError
+from benchmark.evaluate.suite import load_suite
 from benchmark.leaderboard.board import load_entries, rank, recipes_current
+
+
+def _suite_today(track: str, name: str) -> str | None:
+    """The version of ``evals/<track>/<name>.yaml`` today; None if the suite is gone."""
+    try:
+        return load_suite(track, name).version
+    except EvalError:
+        return None
 
 
 def board_rows(board: Path, track: str | None, scale: str | None) -> list[dict[str, Any]]:
@@ -27,6 +37,7 @@ def board_rows(board: Path, track: str | None, scale: str | None) -> list[dict[s
             "recipe_current": all(ok[id(e)] for g in groups for e in g.entries),
             "suite": key[4],
             "suite_version": key[5],
+            "suite_current": _suite_today(key[0], key[4]) == key[5],
             "precision": key[6],
             "ranking": [
                 {
@@ -54,11 +65,11 @@ def format_board(rows: list[dict[str, Any]]) -> str:
         return "no entries"
     out = []
     for s in rows:
-        old = (
-            ""
-            if s["recipe_current"]
-            else (f"  [recipe since replaced in scales/{s['track']}/{s['scale']}.yaml]")
-        )
+        old = ""
+        if not s["recipe_current"]:
+            old += f"  [recipe since replaced in scales/{s['track']}/{s['scale']}.yaml]"
+        if not s["suite_current"]:
+            old += f"  [suite since changed in evals/{s['track']}/{s['suite']}.yaml]"
         out.append(
             f"\n{s['track']} / {s['scale']}  (pool {s['pool_fingerprint'][:12]}…, "
             f"recipe {s['recipe_sha256'][:12]}…, suite {s['suite']} v{s['suite_version']}, "
