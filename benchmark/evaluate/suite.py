@@ -152,6 +152,14 @@ def load_suite(track: str, name: str) -> Suite:
     return parse_suite(path)
 
 
+def version_today(track: str, name: str) -> str | None:
+    """The version of ``evals/<track>/<name>.yaml`` as committed; None if it is gone."""
+    try:
+        return load_suite(track, name).version
+    except EvalError:
+        return None
+
+
 def aggregates(suite: Suite, scores: dict[str, float]) -> dict[str, dict[str, Any]]:
     """The suite's aggregate per tag (mean centred score or plain mean), from main metrics."""
     out: dict[str, dict[str, Any]] = {}

@@ -10,17 +10,8 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from benchmark.errors import EvalError
-from benchmark.evaluate.suite import load_suite
+from benchmark.evaluate.suite import version_today
 from benchmark.leaderboard.board import load_entries, rank, recipes_current
-
-
-def _suite_today(track: str, name: str) -> str | None:
-    """The version of ``evals/<track>/<name>.yaml`` today; None if the suite is gone."""
-    try:
-        return load_suite(track, name).version
-    except EvalError:
-        return None
 
 
 def board_rows(board: Path, track: str | None, scale: str | None) -> list[dict[str, Any]]:
@@ -37,7 +28,7 @@ def board_rows(board: Path, track: str | None, scale: str | None) -> list[dict[s
             "recipe_current": all(ok[id(e)] for g in groups for e in g.entries),
             "suite": key[4],
             "suite_version": key[5],
-            "suite_current": _suite_today(key[0], key[4]) == key[5],
+            "suite_current": version_today(key[0], key[4]) == key[5],
             "precision": key[6],
             "ranking": [
                 {

@@ -30,8 +30,7 @@ from typing import Any
 
 import numpy as np
 
-from benchmark.errors import EvalError
-from benchmark.evaluate.suite import load_suite
+from benchmark.evaluate.suite import version_today
 from benchmark.leaderboard import stats
 from benchmark.leaderboard.board import load_details, recipes_current
 
@@ -235,14 +234,8 @@ def _keep_suite(
 ) -> tuple[list[tuple[Path, Entry]], list[str]]:
     """The entries scored with today's version of their suite (``evals/<track>/<name>.yaml``)
     where any is; entries of an older version stay on the board in their own section."""
-    today: dict[str, str | None] = {}
-    for _, e in entries:
-        name = e["metrics"]["suite"]["name"]
-        if name not in today:
-            try:
-                today[name] = load_suite(track, name).version
-            except EvalError:  # a suite no longer in evals/: no version is today's
-                today[name] = None
+    names = {e["metrics"]["suite"]["name"] for _, e in entries}
+    today = {name: version_today(track, name) for name in names}
     ok = [
         today[e["metrics"]["suite"]["name"]] == e["metrics"]["suite"]["version"] for _, e in entries
     ]
