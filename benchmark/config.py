@@ -38,6 +38,8 @@ FREE_KEYS = frozenset(
         "runtime.parallel",
         "runtime.checkpoint_every",
         "runtime.data_workers",
+        "runtime.device",
+        "eval.data_dir",
     }
 )
 
@@ -122,12 +124,19 @@ class Runtime:
     parallel: str = "ddp"  # with several processes: "ddp" (replicas) or "fsdp" (fully_shard)
     checkpoint_every: int = 0  # steps between resume checkpoints; 0 = 5% marks, >= 5 min apart
     data_workers: int = 0  # CLIP: processes decoding a pool's encoded images (0: in the loop)
+    # "auto": a GPU where there is one, else the CPU; "cuda": GPUs only (refused before the
+    # first step where there are none, or too few for the model); "cpu": the CPU even
+    # beside a GPU (a rehearsal of a GPU recipe, shrunk by overrides)
+    device: str = "auto"
 
 
 @dataclass(frozen=True, kw_only=True)
 class EvalConfig:
     suite: str  # name of evals/<track>/<suite>.yaml
     batch_size: int = 32  # eval batch (speed only)
+    # a folder holding the suite's eval data (suites whose data is not built with the pool:
+    # dclm-core, datacomp); None: $BENCH_EVAL_DATA, else $BENCH_HOME/eval-data
+    data_dir: str | None = None
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -207,6 +216,11 @@ class Recipe:
             raise RecipeError(
                 f"recipe {self.name}: runtime.precision {self.runtime.precision!r} is not one "
                 "of auto, bf16, fp32"
+            )
+        if self.runtime.device not in ("auto", "cuda", "cpu"):
+            raise RecipeError(
+                f"recipe {self.name}: runtime.device {self.runtime.device!r} is not one "
+                "of auto, cuda, cpu"
             )
         if self.runtime.parallel not in ("ddp", "fsdp"):
             raise RecipeError(

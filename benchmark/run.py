@@ -26,11 +26,13 @@ import yaml
 
 from benchmark.config import Recipe, load_recipe
 from benchmark.errors import BenchError
+from benchmark.evaluate.data import ENV, require, resolve
 from benchmark.evaluate.suite import Suite, load_suite
 from benchmark.io import atomic_path
 from benchmark.leaderboard.entry import build_entry, write_entry
 from benchmark.pool.build import ensure_pool
 from benchmark.pool.store import Pool
+from benchmark.preflight import check_devices
 from benchmark.subset import Subset, load_subset, num_tokens, whole_pool
 from benchmark.train import distributed
 from benchmark.train.common import TrainResult
@@ -60,10 +62,17 @@ def _stages(track: str) -> tuple[Callable[..., Any], Callable[..., dict[str, Any
 
 
 def prepare(
-    track: str, scale: str, subset_file: Path | None, seed: int | None, overrides: list[str]
+    track: str,
+    scale: str,
+    subset_file: Path | None,
+    seed: int | None,
+    overrides: list[str],
+    num_processes: int | None = None,
 ) -> tuple[Recipe, Suite, Pool, Subset]:
-    """Everything checked before any training starts."""
+    """Everything checked before any training starts: the recipe, the devices it needs,
+    the eval suite and its data, the pool and the subset."""
     recipe = load_recipe(track, scale, overrides, seed=seed)
+    check_devices(recipe, num_processes or distributed.world_size())
     suite = load_suite(track, recipe.eval.suite)
     with distributed.main_first():  # under torchrun, rank 0 builds a missing pool
         pool = ensure_pool(recipe.pool)
@@ -73,7 +82,16 @@ def prepare(
             f"{pool.track} pool; override pool= with a {recipe.track} pool"
         )
     subset = load_subset(subset_file, pool) if subset_file else whole_pool(pool)
+    if distributed.is_main():  # rank 0 evaluates: its eval data must be there before step 1
+        folder = eval_data_dir(recipe.eval.data_dir, suite, pool)
+        how = "" if recipe.eval.data_dir else f" (eval.data_dir, else ${ENV})"
+        require(suite, folder, how)
     return recipe, suite, pool, subset
+
+
+def eval_data_dir(configured: str | None, suite: Suite, pool: Pool) -> Path:
+    """Where ``suite`` reads its data: the pool's eval sets or the fetched folder."""
+    return resolve(suite, pool.evals_dir, configured)
 
 
 def run_train(
@@ -128,7 +146,11 @@ def run_train(
     if not distributed.is_main():
         return None  # rank 0 evaluates and writes the entry
     metrics = evaluate(
-        result.checkpoint, suite, pool.evals_dir, run_dir, batch_size=recipe.eval.batch_size
+        result.checkpoint,
+        suite,
+        eval_data_dir(recipe.eval.data_dir, suite, pool),
+        run_dir,
+        batch_size=recipe.eval.batch_size,
     )
     entry = build_entry(
         name=name,
@@ -204,10 +226,12 @@ def evaluate_run(run_dir: Path, *, fresh: bool = False) -> dict[str, Any]:
     pool = open_pool(recipe["pool"])
     suite = load_suite(recipe["track"], recipe["eval"]["suite"])
     _, evaluate = _stages(recipe["track"])
+    folder = eval_data_dir(recipe["eval"].get("data_dir"), suite, pool)
+    require(suite, folder)
     metrics = evaluate(
         run_dir / "checkpoint",
         suite,
-        pool.evals_dir,
+        folder,
         run_dir,
         batch_size=recipe["eval"]["batch_size"],
     )
@@ -266,6 +290,7 @@ def run_seeds(
                 kwargs.get("subset_file"),
                 seed,
                 kwargs.get("overrides") or [],
+                num_processes,
             )
         levels = {  # the workers log as this process does (the CLI quiets some libraries)
             n: lg.level

@@ -26,7 +26,7 @@ from benchmark.pool.build import ensure_pool
 from benchmark.subset import whole_pool
 from benchmark.train.common import setup_runtime
 from benchmark.train.lm import build_model, model_flops_per_token, train_lm
-from benchmark.train.packing import pack_sequences
+from benchmark.train.packing import PackedSequences
 
 
 def matmul_ceiling(dtype: torch.dtype, n: int = 2048, seconds: float = 3.0) -> float:
@@ -61,7 +61,7 @@ def run_trainer(recipe, pool, steps: int, precision: str) -> float:
 
     d, o = recipe.data, recipe.optim
     tok = pool.load_tokenizer()
-    seqs, _ = pack_sequences(
+    seqs = PackedSequences(
         pool.tokens,
         pool.offsets,
         whole_pool(pool).rows,
@@ -70,7 +70,7 @@ def run_trainer(recipe, pool, steps: int, precision: str) -> float:
         eos_id=tok.eos_token_id,
         seed=recipe.seed,
     )
-    data = [{"input_ids": torch.from_numpy(s), "labels": torch.from_numpy(s)} for s in seqs]
+    data = [{"input_ids": torch.from_numpy(s), "labels": torch.from_numpy(s)} for s in seqs[:]]
     torch.manual_seed(recipe.seed)
     model = build_model(recipe, len(tok), tok.eos_token_id)
     with tempfile.TemporaryDirectory() as out:

@@ -27,14 +27,32 @@ def _rows(path: Path) -> list[dict]:
     return [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines()]
 
 
-def test_dclm_core_names_resolve_in_lm_evals_registry():
+DCLM_CORE = {  # DCLM's 22 Core labels and few-shot counts (eval/additional_aggregation.json)
+    "hellaswag_zeroshot": 0, "jeopardy": 10, "bigbench_qa_wikidata": 10, "arc_easy": 10,
+    "arc_challenge": 10, "copa": 0, "commonsense_qa": 10, "piqa": 10, "openbook_qa": 0,
+    "lambada_openai": 0, "hellaswag": 10, "winograd": 0, "winogrande": 0,
+    "bigbench_dyck_languages": 10, "agi_eval_lsat_ar": 3, "bigbench_cs_algorithms": 10,
+    "bigbench_operators": 10, "bigbench_repeat_copy_logic": 10, "squad": 10, "coqa": 0,
+    "boolq": 10, "bigbench_language_identification": 10,
+}  # fmt: skip
+
+
+def test_dclm_core_is_dclms_22_tasks_and_each_resolves_in_lm_eval():
     from lm_eval.tasks import TaskManager
 
     suite = parse_suite(evals_dir() / "lm" / "dclm-core.yaml")
-    index = TaskManager().all_tasks  # lm-eval's own default index; loads no data
-    missing = [t.name for t in suite.tasks if t.name not in index]
-    assert not missing, f"not in lm-eval's registry: {missing}"
-    assert len(suite.tasks) >= 20 and all(t.file is None for t in suite.tasks)
+    assert {t.name: t.num_fewshot for t in suite.tasks} == DCLM_CORE
+    assert all("core" in t.tags and t.random_baseline is not None for t in suite.tasks)
+    own = suite.task_dir / "tasks" / "dclm"
+    index = TaskManager(include_path=str(own)).all_tasks  # the registry and our files
+    missing = [t.runs for t in suite.tasks if t.runs not in index]
+    assert not missing, f"not in lm-eval's registry nor our task files: {missing}"
+    assert {t.name for t in suite.tasks if t.file} == {
+        "jeopardy",
+        "squad",
+        "coqa",
+        "agi_eval_lsat_ar",
+    }
 
 
 def test_core_suite_files_and_baselines():

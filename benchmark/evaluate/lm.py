@@ -42,8 +42,8 @@ def materialize_tasks(suite: Suite, data_dir: Path, out_dir: Path) -> Path:
         if not task.file:
             continue
         text = (suite.task_dir / task.file).read_text(encoding="utf-8")
-        for line in text.splitlines():
-            if PLACEHOLDER in line:
+        for line in text.splitlines():  # a fetched folder's files are checked with the rest
+            if PLACEHOLDER in line and suite.data == "pool":
                 rel = line.split(PLACEHOLDER, 1)[1].strip().strip("\"'").lstrip("/")
                 if not (data_dir / rel).is_file():
                     raise EvalError(
@@ -54,6 +54,17 @@ def materialize_tasks(suite: Suite, data_dir: Path, out_dir: Path) -> Path:
             text.replace(PLACEHOLDER, str(data_dir.resolve())), encoding="utf-8"
         )
     return out_dir
+
+
+def task_manager(suite: Suite, data_dir: Path, task_dir: Path):
+    """lm-eval's task manager for ``suite``: its own task files (materialised into
+    ``task_dir``), plus lm-eval's registry when some task comes from it (indexing the
+    registry takes a few seconds, so a suite of local task files skips it)."""
+    from lm_eval.tasks import TaskManager
+
+    materialize_tasks(suite, data_dir, task_dir)
+    registry = any(not t.file for t in suite.tasks)
+    return TaskManager(include_path=str(task_dir), include_defaults=registry)
 
 
 def check_data_version(suite: Suite, data_dir: Path) -> None:
@@ -102,25 +113,39 @@ def evaluate_lm(
     One ``simple_evaluate`` call per task; each finished task is kept in the run
     directory, so a killed evaluation re-run starts at the first unfinished task."""
     t0 = time.time()
-    task_dir = materialize_tasks(suite, data_dir, run_dir / "eval" / "tasks")
+    task_dir = run_dir / "eval" / "tasks"
     loaded = None
 
     def run_one(spec):
         nonlocal loaded
         if loaded is None:  # only when some task has not finished earlier
-            loaded = _load(checkpoint, task_dir, batch_size)
-        return _run_task(*loaded, spec, limit)
+            loaded = _load(checkpoint, batch_size), task_manager(suite, data_dir, task_dir)
+        start = time.time()
+        entry, rows = _run_task(*loaded, spec, limit)
+        entry["eval_seconds"] = round(time.time() - start, 2)
+        return entry, rows
 
     done = FinishedTasks(run_dir, suite, checkpoint, limit=limit)
-    tasks = done.run(suite.tasks, run_one)
+    with _data_source(suite, data_dir):
+        tasks = done.run(suite.tasks, run_one)
     return {**metrics_block(suite, tasks), "eval_seconds": round(time.time() - t0, 1)}
 
 
-def _load(checkpoint: Path, task_dir: Path, batch_size: int):
-    """lm-eval's wrapper around the checkpoint, and a task manager for the suite's YAMLs."""
+def _data_source(suite: Suite, data_dir: Path):
+    """Offline reads from a fetched folder's ``datasets`` cache; nothing for pool data."""
+    import contextlib
+
+    if suite.data == "pool":
+        return contextlib.nullcontext()
+    from benchmark.evaluate.data import HF_DATASETS, hf_datasets
+
+    return hf_datasets(data_dir / HF_DATASETS, offline=True)
+
+
+def _load(checkpoint: Path, batch_size: int):
+    """lm-eval's wrapper around the checkpoint."""
     import torch
     from lm_eval.models.huggingface import HFLM
-    from lm_eval.tasks import TaskManager
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
     model = AutoModelForCausalLM.from_pretrained(str(checkpoint), dtype=torch.float32)
@@ -131,9 +156,11 @@ def _load(checkpoint: Path, task_dir: Path, batch_size: int):
         tokenizer=tokenizer,
         batch_size=batch_size,
         max_length=model.config.max_position_embeddings,
+        # lm-eval's default, 256, within a quarter of the context (generation tasks)
+        max_gen_toks=min(256, model.config.max_position_embeddings // 4),
         device=device,
     )
-    return lm, TaskManager(include_path=str(task_dir), include_defaults=False)
+    return lm
 
 
 def _run_task(
@@ -144,7 +171,7 @@ def _run_task(
 
     out = lm_eval.simple_evaluate(
         model=lm,
-        tasks=[spec.name],
+        tasks=[spec.runs],
         num_fewshot=spec.num_fewshot,
         task_manager=manager,
         log_samples=True,
@@ -155,10 +182,10 @@ def _run_task(
         torch_random_seed=0,
         fewshot_random_seed=0,
     )
-    res = out["results"].get(spec.name)
-    samples = out.get("samples", {}).get(spec.name, [])
+    res = out["results"].get(spec.runs)
+    samples = out.get("samples", {}).get(spec.runs, [])
     if res is None:
-        raise EvalError(f"lm-eval returned no result for task {spec.name}")
+        raise EvalError(f"lm-eval returned no result for task {spec.runs}")
     key = f"{spec.metric},none"
     if key not in res:
         raise EvalError(
@@ -171,7 +198,7 @@ def _run_task(
     rows = []
     for s in samples:
         row = {"task": spec.name, "doc_id": s["doc_id"]}
-        for m in ("acc", "acc_norm", "bits_per_byte"):
+        for m in ("acc", "acc_norm", "bits_per_byte", "exact_match"):
             if m in s:
                 v = s[m]
                 row[m] = list(v) if isinstance(v, tuple) else v

@@ -25,6 +25,18 @@ log = logging.getLogger(__name__)
 Result = tuple[dict[str, Any], list[dict[str, Any]]]  # a task's entry and per-item rows
 
 
+# Task fields added after runs were first kept, with their defaults: left out of the key at
+# their default so that earlier finished tasks still count. ``note`` is prose, never a key.
+_LATE = {"task": "", "kind": "", "group_column": None}
+
+
+def task_key(spec: TaskSpec) -> dict[str, Any]:
+    """What a finished task must match: the spec's fields that change what is measured."""
+    d = json.loads(json.dumps(dataclasses.asdict(spec)))
+    d.pop("note", None)
+    return {k: v for k, v in d.items() if not (k in _LATE and v == _LATE[k])}
+
+
 class FinishedTasks:
     def __init__(self, run_dir: Path, suite: Suite, checkpoint: Path, **options: Any) -> None:
         self.dir = run_dir / "eval" / "done"
@@ -37,7 +49,7 @@ class FinishedTasks:
         }
 
     def _key(self, spec: TaskSpec) -> dict[str, Any]:
-        return {**self.base, "task": json.loads(json.dumps(dataclasses.asdict(spec)))}
+        return {**self.base, "task": task_key(spec)}
 
     def run(
         self, specs: Sequence[TaskSpec], run_one: Callable[[TaskSpec], Result]

@@ -26,13 +26,22 @@ from benchmark.paths import evals_dir
 
 @dataclass(frozen=True, kw_only=True)
 class TaskSpec:
-    name: str  # the lm-eval task name
+    name: str  # the task's key in the suite and in entries
     file: str | None  # task YAML relative to the suite file (None: lm-eval's registry)
     metric: str  # main metric
     random_baseline: float | None  # chance score as a fraction; None for loss-like metrics
     higher_is_better: bool = True
     tags: tuple[str, ...] = ()
     num_fewshot: int = 0
+    task: str = ""  # the lm-eval task (or DataComp task) it runs; "" = name
+    kind: str = ""  # CLIP: classification | retrieval | winogavil ("" = classification)
+    group_column: int | None = None  # CLIP: metadata column of the groups of a worst-group metric
+    note: str = ""  # how it differs from the reference implementation (DCLM, DataComp)
+
+    @property
+    def runs(self) -> str:
+        """The task the harness runs: lm-eval's task name (LM), DataComp's task key (CLIP)."""
+        return self.task or self.name
 
     def centered(self, value: float) -> float | None:
         if self.random_baseline is None:
@@ -49,6 +58,7 @@ class Suite:
     description: str
     aggregate: str = "centered"  # "centered" (DCLM) | "mean" (DataComp)
     eval_data_version: str | None = None  # the pool's eval data the task files need
+    data: str = "pool"  # where task data lives: "pool" (built with it) | "folder" (fetched)
     tasks: tuple[TaskSpec, ...]
     path: Path
 
@@ -65,6 +75,10 @@ _TASK_KEYS = {
     "higher_is_better",
     "tags",
     "num_fewshot",
+    "task",
+    "kind",
+    "group_column",
+    "note",
 }
 _SUITE_KEYS = {
     "name",
@@ -74,9 +88,12 @@ _SUITE_KEYS = {
     "description",
     "aggregate",
     "eval_data_version",
+    "data",
     "tasks",
 }
 AGGREGATES = ("centered", "mean")
+DATA = ("pool", "folder")
+KINDS = ("", "classification", "retrieval", "winogavil")
 
 
 def _check_keys(obj: dict, valid: set[str], where: str) -> None:
@@ -113,8 +130,16 @@ def parse_suite(path: Path) -> Suite:
                 higher_is_better=bool(t.get("higher_is_better", True)),
                 tags=tuple(t.get("tags") or ()),
                 num_fewshot=int(t.get("num_fewshot", 0)),
+                task=str(t.get("task") or ""),
+                kind=str(t.get("kind") or ""),
+                group_column=None if t.get("group_column") is None else int(t["group_column"]),
+                note=" ".join(str(t.get("note") or "").split()),
             )
         )
+        if tasks[-1].kind not in KINDS:
+            raise EvalError(
+                f"{where}: kind {tasks[-1].kind!r} is not one of {', '.join(KINDS[1:])}"
+            )
     if not tasks:
         raise EvalError(f"{path}: the suite lists no tasks")
     suite = Suite(
@@ -127,9 +152,16 @@ def parse_suite(path: Path) -> Suite:
         eval_data_version=(
             None if raw.get("eval_data_version") is None else str(raw["eval_data_version"])
         ),
+        data=str(raw.get("data", "pool")),
         tasks=tuple(tasks),
         path=path,
     )
+    if suite.data not in DATA:
+        raise EvalError(f"{path}: data {suite.data!r} is not one of {', '.join(DATA)}")
+    names = [t.name for t in suite.tasks]
+    if len(set(names)) != len(names):
+        dup = next(n for n in names if names.count(n) > 1)
+        raise EvalError(f"{path}: task {dup!r} is listed twice; give each entry its own name")
     if suite.aggregate not in AGGREGATES:
         raise EvalError(
             f"{path}: aggregate {suite.aggregate!r} is not one of {', '.join(AGGREGATES)}"

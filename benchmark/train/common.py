@@ -104,7 +104,7 @@ def setup_runtime(runtime: Runtime) -> RuntimeInfo:
     """Device, precision, threads and process group for this process."""
     distributed.init()
     rank, world = distributed.rank(), distributed.world_size()
-    if torch.cuda.is_available():
+    if runtime.device != "cpu" and torch.cuda.is_available():
         device = torch.device("cuda", int(os.environ.get("LOCAL_RANK", "0")))
         torch.cuda.set_device(device)
         has_bf16 = torch.cuda.is_bf16_supported()

@@ -35,7 +35,7 @@ from benchmark.train.common import (
     start_logging,
     step_loss,
 )
-from benchmark.train.packing import pack_sequences
+from benchmark.train.packing import PackedSequences
 from benchmark.train.resume import Cadence, full_model_state, load_state, run_key, save_state
 
 log = logging.getLogger(__name__)
@@ -118,7 +118,7 @@ def train_lm(
     eos_id = tokenizer.eos_token_id
     num_steps = recipe.num_steps
     micro, accum = accumulation(d.global_batch_size, d.micro_batch_size, rt.world_size)
-    seqs, num_epochs = pack_sequences(
+    seqs = PackedSequences(
         pool.tokens,
         pool.offsets,
         subset.rows,
@@ -127,6 +127,7 @@ def train_lm(
         eos_id=eos_id,
         seed=recipe.seed,
     )
+    num_epochs = seqs.num_epochs
     torch.manual_seed(recipe.seed)
     model = build_model(recipe, vocab_size, eos_id).to(rt.device)
     num_params = sum(p.numel() for p in model.parameters())
@@ -154,8 +155,11 @@ def train_lm(
     try:
         model.train()
         for step in range(state.step, num_steps):
-            batch = seqs[step * d.global_batch_size : (step + 1) * d.global_batch_size]
-            mine = local_share(batch, rt)  # this process's slice of the global batch
+            # this process's slice of the global batch, gathered from the pool's tokens
+            share = local_share(
+                range(step * d.global_batch_size, (step + 1) * d.global_batch_size), rt
+            )
+            mine = seqs[share.start : share.stop]
             step_loss_sum = torch.zeros((), device=rt.device)
             for k in range(accum):
                 x = torch.from_numpy(mine[k * micro : (k + 1) * micro])
