@@ -248,6 +248,55 @@ def _report(args: argparse.Namespace) -> int:
     return 0
 
 
+def _evals(args: argparse.Namespace) -> int:
+    from benchmark.evaluate import data
+    from benchmark.evaluate.suite import find_suite
+
+    if args.items < 1:
+        raise BenchError(f"--items must be at least 1, got {args.items}")
+    suite = find_suite(args.suite)
+    folder = Path(args.dir) if args.dir else data.resolve(suite, Path(), None)
+    if args.evals_command == "fetch":
+        report = data.fetch(suite, folder)
+    elif args.evals_command == "standin":
+        from benchmark.evaluate.standin import write_standin
+
+        write_standin(suite, folder, items=args.items)
+        report = data.check(suite, folder)
+    else:
+        report = data.check(suite, folder, count=not args.quick)
+    if args.json:
+        print(json.dumps([vars(t) for t in report], indent=2))
+    else:
+        print(f"{'task':<48}{'found':<7}{'read':<6}{'items':>8}  version  where / error")
+        for t in report:
+            items = "-" if t.items is None else t.items
+            print(
+                f"{t.task:<48}{'yes' if t.found else 'NO':<7}{'yes' if t.readable else 'NO':<6}"
+                f"{items:>8}  {t.version:<8} {t.error or t.where}"
+            )
+    bad = data.missing(report)
+    if bad:
+        raise BenchError(
+            f"{len(bad)} of {len(report)} tasks of {suite.name} cannot read their data in "
+            f"{folder}; fetch them with `bench evals fetch {suite.name} --dir {folder}`"
+        )
+    print(f"{suite.name} v{suite.version}: all {len(report)} tasks readable in {folder}")
+    return 0
+
+
+def _rehearse(args: argparse.Namespace) -> int:
+    from benchmark.rehearsal import rehearse
+
+    workdir = Path(args.workdir or f"runs/rehearsal-{args.track}")
+    path, entry = rehearse(
+        args.track, workdir, board=Path(args.board) if args.board else workdir / "board"
+    )
+    h = entry["metrics"]["headline"]
+    print(f"{entry['name']}: {h['name']} {h['value']:.4f} (stand-in data), entry {path}")
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="bench", description=__doc__.splitlines()[0])
     p.add_argument("-v", "--verbose", action="store_true", help="debug logging")
@@ -384,6 +433,27 @@ def build_parser() -> argparse.ArgumentParser:
     rp.add_argument("--out", required=True, help="output directory")
     rp.add_argument("--board", help="leaderboard directory (default: the repo's)")
     rp.set_defaults(func=_report)
+
+    ev = sub.add_parser("evals", help="a published suite's eval data: fetch, check, stand-in")
+    evsub = ev.add_subparsers(dest="evals_command", required=True)
+    for cmd, text in (
+        ("fetch", "download a suite's data (needs internet) through lm-eval / DataComp's sources"),
+        ("check", "audit a folder against a suite: per task found, readable, items, version"),
+        ("standin", "write a few made-up items per task in the fetched layout (rehearsals)"),
+    ):
+        c = evsub.add_parser(cmd, help=text)
+        c.add_argument("suite", help="dclm-core, datacomp (any suite with data: folder)")
+        c.add_argument("--dir", help="the folder (default: $BENCH_EVAL_DATA, else in $BENCH_HOME)")
+        c.add_argument("--json", action="store_true")
+        c.add_argument("--quick", action="store_true", help="check: read one item per shard")
+        c.add_argument("--items", type=int, default=4, help="standin: items per task")
+        c.set_defaults(func=_evals)
+
+    rh = sub.add_parser("rehearse", help="a GPU scale end to end on the CPU, on stand-in data")
+    rh.add_argument("track", choices=["lm", "clip"])
+    rh.add_argument("--workdir", help="default runs/rehearsal-TRACK")
+    rh.add_argument("--board", help="where to submit the entry (default WORKDIR/board)")
+    rh.set_defaults(func=_rehearse)
 
     e = sub.add_parser(
         "eval",

@@ -74,6 +74,9 @@ def prepare(
     recipe = load_recipe(track, scale, overrides, seed=seed)
     check_devices(recipe, num_processes or distributed.world_size())
     suite = load_suite(track, recipe.eval.suite)
+    if suite.data == "folder" and distributed.is_main():  # rank 0 evaluates; before the pool
+        how = "" if recipe.eval.data_dir else f" (eval.data_dir=, else ${ENV})"
+        require(suite, resolve(suite, Path(), recipe.eval.data_dir), how)
     with distributed.main_first():  # under torchrun, rank 0 builds a missing pool
         pool = ensure_pool(recipe.pool)
     if pool.track != recipe.track:
@@ -82,10 +85,6 @@ def prepare(
             f"{pool.track} pool; override pool= with a {recipe.track} pool"
         )
     subset = load_subset(subset_file, pool) if subset_file else whole_pool(pool)
-    if distributed.is_main():  # rank 0 evaluates: its eval data must be there before step 1
-        folder = eval_data_dir(recipe.eval.data_dir, suite, pool)
-        how = "" if recipe.eval.data_dir else f" (eval.data_dir, else ${ENV})"
-        require(suite, folder, how)
     return recipe, suite, pool, subset
 
 

@@ -44,7 +44,7 @@ GALLERY_SIZE = 100
 
 
 def load_checkpoint(checkpoint: Path, device: str):
-    """(model, tokenizer, image size) from an open_clip local-dir checkpoint."""
+    """(model, tokenizer, image size, eval transform) from an open_clip local-dir checkpoint."""
     import open_clip
 
     model, _, preprocess = open_clip.create_model_and_transforms(
@@ -53,7 +53,7 @@ def load_checkpoint(checkpoint: Path, device: str):
     tokenizer = open_clip.get_tokenizer(f"local-dir:{checkpoint}")
     size = model.visual.image_size
     size = size[0] if isinstance(size, tuple | list) else size
-    return model.eval(), tokenizer, int(size)
+    return model.eval(), tokenizer, int(size), preprocess
 
 
 def to_model_input(images: np.ndarray, size: int) -> torch.Tensor:
@@ -121,13 +121,10 @@ def classify(model, tokenizer, task_dir: Path, size: int, batch_size: int, devic
 
 
 def retrieve(model, tokenizer, task_dir: Path, size: int, batch_size: int, device: str):
-    """Image→text and text→image recall@k, per item and averaged."""
-    from clip_benchmark.metrics.zeroshot_retrieval import recall_at_k
-
+    """Image→text and text→image recall@k of a task of the pool's eval sets."""
     captions: list[list[str]] = json.loads((task_dir / "captions.json").read_text())
     images = to_model_input(np.load(task_dir / "images.npy", mmap_mode="r"), size)
     texts = [c for caps in captions for c in caps]
-    text_image = torch.tensor([i for i, caps in enumerate(captions) for _ in caps])
     with torch.no_grad():
         img_emb = torch.cat(
             [F.normalize(model.encode_image(b), dim=-1) for b in images.split(batch_size)]
@@ -138,6 +135,17 @@ def retrieve(model, tokenizer, task_dir: Path, size: int, batch_size: int, devic
                 for i in range(0, len(texts), batch_size)
             ]
         )
+    return retrieval_scores(img_emb, txt_emb, captions)
+
+
+def retrieval_scores(img_emb: torch.Tensor, txt_emb: torch.Tensor, captions: list[list[str]]):
+    """Recall@k both ways (clip-benchmark's ``recall_at_k``), per image and averaged, from
+    normalised embeddings: ``img_emb`` (num_images, D), ``txt_emb`` (num_texts, D) with the
+    texts in ``captions`` order."""
+    from clip_benchmark.metrics.zeroshot_retrieval import recall_at_k
+
+    texts = [c for caps in captions for c in caps]
+    text_image = torch.tensor([i for i, caps in enumerate(captions) for _ in caps])
     scores = txt_emb @ img_emb.T  # (num_texts, num_images)
     positive = torch.zeros_like(scores, dtype=torch.bool)
     positive[torch.arange(len(texts)), text_image] = True
@@ -210,20 +218,30 @@ def evaluate_clip(
     """Evaluate ``checkpoint`` on ``suite``; return the entry's ``metrics`` block."""
     t0 = time.time()
     device = "cuda" if torch.cuda.is_available() else "cpu"
-    kinds = {spec.name: task_kind(data_dir, spec.name) for spec in suite.tasks}
+    pool_data = suite.data == "pool"
+    kinds = {spec.name: task_kind(data_dir, spec.name) for spec in suite.tasks if pool_data}
     loaded = None
+    seconds: dict[str, float] = {}  # tasks run by this call (not those finished earlier)
 
     def run_one(spec: TaskSpec):
         nonlocal loaded
         if loaded is None:  # only when some task has not finished earlier
             loaded = load_checkpoint(checkpoint, device)
-        model, tokenizer, size = loaded
-        fn = classify if kinds[spec.name] == "classification" else retrieve
-        metrics, rows = fn(model, tokenizer, data_dir / spec.name, size, batch_size, device)
+        start = time.time()
+        if pool_data:
+            model, tokenizer, size, _ = loaded
+            fn = classify if kinds[spec.name] == "classification" else retrieve
+            metrics, rows = fn(model, tokenizer, data_dir / spec.name, size, batch_size, device)
+        else:  # DataComp's folder
+            from benchmark.evaluate.datacomp import score_task
+
+            metrics, rows = score_task(loaded, spec, data_dir, batch_size, device)
+        seconds[spec.name] = round(time.time() - start, 2)
         return _task_entry(spec, metrics, len(rows)), [{"task": spec.name, **r} for r in rows]
 
     tasks = FinishedTasks(run_dir, suite, checkpoint).run(suite.tasks, run_one)
-    return {**metrics_block(suite, tasks), "eval_seconds": round(time.time() - t0, 1)}
+    total = round(time.time() - t0, 1)
+    return {**metrics_block(suite, tasks), "eval_seconds": total, "task_seconds": seconds}
 
 
 def _task_entry(spec: TaskSpec, metrics: dict[str, float], n: int) -> dict[str, Any]:

@@ -125,7 +125,7 @@ def require(suite: Suite, folder: Path, how: str = "") -> None:
         raise EvalError(
             f"eval data missing for {len(bad)} of {len(suite.tasks)} tasks of suite "
             f"{suite.name} ({names}); looked in {folder}{how}; fetch them on a machine with "
-            f"internet with `bench evals fetch {suite.name} --to {folder}` and copy the "
+            f"internet with `bench evals fetch {suite.name} --dir {folder}` and copy the "
             f"folder here, or point ${ENV} (eval.data_dir=) at a folder that has them"
         )
 
@@ -143,6 +143,18 @@ def _check_lm(suite: Suite, folder: Path) -> list[TaskData]:
     return out
 
 
+def task_config(manager, task: str) -> dict:
+    """A task's YAML as lm-eval indexes it (``include:`` resolved, functions not)."""
+    from lm_eval.tasks._yaml_loader import load_yaml
+
+    entry = manager.task_index[task]
+    cfg = load_yaml(entry.yaml_path, resolve_func=False)
+    if "dataset_path" not in cfg and "include" in cfg:  # lm-eval's template files
+        base = load_yaml(Path(entry.yaml_path).parent / cfg["include"], resolve_func=False)
+        cfg = {**base, **cfg}
+    return cfg
+
+
 def _check_lm_task(manager, spec: TaskSpec, folder: Path) -> TaskData:
     where = str(folder / HF_DATASETS)
     try:
@@ -151,7 +163,12 @@ def _check_lm_task(manager, spec: TaskSpec, folder: Path) -> TaskData:
         docs = task.eval_docs
     except Exception as exc:  # any failure to build or read is the user's to see, per task
         text = str(exc).strip().splitlines()[0][:200] if str(exc).strip() else type(exc).__name__
-        return TaskData(spec.name, not _absent(exc, text), False, None, where, error=text)
+        absent = _absent(exc, text)
+        if absent and spec.runs in manager.task_index:
+            cfg = task_config(manager, spec.runs)
+            name = "/".join(str(x) for x in (cfg.get("dataset_path"), cfg.get("dataset_name")) if x)
+            text = f"{name} is not in {where}"
+        return TaskData(spec.name, not absent, False, None, where, error=text)
     cfg = task.config
     if cfg.dataset_path == "json":
         where = str(next(iter((cfg.dataset_kwargs or {}).get("data_files", {}).values()), where))

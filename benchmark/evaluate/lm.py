@@ -115,20 +115,22 @@ def evaluate_lm(
     t0 = time.time()
     task_dir = run_dir / "eval" / "tasks"
     loaded = None
+    seconds: dict[str, float] = {}  # tasks run by this call (not those finished earlier)
 
     def run_one(spec):
         nonlocal loaded
         if loaded is None:  # only when some task has not finished earlier
             loaded = _load(checkpoint, batch_size), task_manager(suite, data_dir, task_dir)
         start = time.time()
-        entry, rows = _run_task(*loaded, spec, limit)
-        entry["eval_seconds"] = round(time.time() - start, 2)
-        return entry, rows
+        out = _run_task(*loaded, spec, limit)
+        seconds[spec.name] = round(time.time() - start, 2)
+        return out
 
     done = FinishedTasks(run_dir, suite, checkpoint, limit=limit)
     with _data_source(suite, data_dir):
         tasks = done.run(suite.tasks, run_one)
-    return {**metrics_block(suite, tasks), "eval_seconds": round(time.time() - t0, 1)}
+    total = round(time.time() - t0, 1)
+    return {**metrics_block(suite, tasks), "eval_seconds": total, "task_seconds": seconds}
 
 
 def _data_source(suite: Suite, data_dir: Path):

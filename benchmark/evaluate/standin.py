@@ -25,7 +25,7 @@ from typing import Any
 
 import numpy as np
 
-from benchmark.evaluate.data import HF_CACHE, HF_DATASETS, hf_name, wds_folder
+from benchmark.evaluate.data import HF_CACHE, HF_DATASETS, hf_name, task_config, wds_folder
 from benchmark.evaluate.suite import Suite, TaskSpec
 
 WORDS = (
@@ -148,7 +148,7 @@ def _lm(suite: Suite, folder: Path, items: int, rng) -> None:
         manager = task_manager(suite, folder, Path(tmp))
         for spec in suite.tasks:
             n = max(items, spec.num_fewshot + 2)  # shots may be drawn from the test split
-            cfg = _task_config(manager, spec.runs)
+            cfg = task_config(manager, spec.runs)
             path, name = cfg.get("dataset_path"), cfg.get("dataset_name")
             if path == "json":  # our task files, materialised: absolute paths under folder
                 for file in _data_files(cfg):
@@ -161,18 +161,6 @@ def _lm(suite: Suite, folder: Path, items: int, rng) -> None:
             }
             rows = {s: [make(rng, i) for i in range(n)] for s in splits if s}
             _write_hf(folder / HF_DATASETS, path, name, rows)
-
-
-def _task_config(manager, task: str) -> dict[str, Any]:
-    """A task's YAML as lm-eval indexes it (with ``include:`` resolved; functions not)."""
-    from lm_eval.tasks._yaml_loader import load_yaml
-
-    entry = manager.task_index[task]
-    cfg = load_yaml(entry.yaml_path, resolve_func=False)
-    if "dataset_path" not in cfg and "include" in cfg:  # lm-eval's template files
-        base = load_yaml(Path(entry.yaml_path).parent / cfg["include"], resolve_func=False)
-        cfg = {**base, **cfg}
-    return cfg
 
 
 def _data_files(cfg: dict[str, Any]) -> list[str]:

@@ -184,6 +184,15 @@ def load_suite(track: str, name: str) -> Suite:
     return parse_suite(path)
 
 
+def find_suite(name: str) -> Suite:
+    """The suite called ``name`` in whichever track has it (``bench evals``)."""
+    paths = sorted(evals_dir().glob(f"*/{name}.yaml"))
+    if not paths:
+        valid = sorted(p.stem for p in evals_dir().glob("*/*.yaml"))
+        raise EvalError(f"no eval suite {name!r}; valid: {', '.join(valid)}")
+    return parse_suite(paths[0])
+
+
 def version_today(track: str, name: str) -> str | None:
     """The version of ``evals/<track>/<name>.yaml`` as committed; None if it is gone."""
     try:
