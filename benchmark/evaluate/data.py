@@ -90,12 +90,16 @@ def hf_datasets(cache: Path, *, offline: bool) -> Iterator[None]:
 
     cfg = datasets.config
     saved = (cfg.HF_DATASETS_CACHE, cfg.HF_HUB_OFFLINE, cfg.HF_DATASETS_OFFLINE)
+    verbosity = datasets.logging.get_verbosity()
     cfg.HF_DATASETS_CACHE = Path(cache)
     cfg.HF_HUB_OFFLINE = cfg.HF_DATASETS_OFFLINE = offline or saved[1]
+    if offline:  # reading the cache is the plan: no "using the latest cached version" lines
+        datasets.logging.set_verbosity_error()
     try:
         yield
     finally:
         cfg.HF_DATASETS_CACHE, cfg.HF_HUB_OFFLINE, cfg.HF_DATASETS_OFFLINE = saved
+        datasets.logging.set_verbosity(verbosity)
 
 
 # ---- checking ---------------------------------------------------------------------------

@@ -14,6 +14,7 @@ F1-macro_all, worst-group accuracies, mean_recall@1 and WinoGAViL's Jaccard scor
 from __future__ import annotations
 
 import logging
+import warnings
 from pathlib import Path
 
 import numpy as np
@@ -48,7 +49,9 @@ def _classification(loaded, spec: TaskSpec, folder: Path, batch_size: int, devic
     model, tokenizer, _, preprocess = loaded
     root = folder / wds_folder(spec)
     name = "wds/" + spec.runs.removeprefix("fairness/")
-    ds = build_dataset(name, root=str(root), transform=preprocess, split="test", download=False)
+    with warnings.catch_warnings():  # clip-benchmark's builder leaves shardshuffle unset
+        warnings.filterwarnings("ignore", message=r"WebDataset\(shardshuffle")
+        ds = build_dataset(name, root=str(root), transform=preprocess, split="test", download=False)
     loader = DataLoader(ds.batched(batch_size), batch_size=None, shuffle=False, num_workers=0)
     classifier = zero_shot_classifier(model, tokenizer, ds.classes, ds.templates, device, amp=False)
     logits, target = run_classification(model, classifier, loader, device, amp=False)
@@ -63,6 +66,8 @@ def _classification(loaded, spec: TaskSpec, folder: Path, batch_size: int, devic
     if spec.group_column is not None:
         groups = _metadata(root, y)[:, spec.group_column]
         metrics.update(group_metrics(y == pred, top5, groups))
+    present, counts = np.unique(y, return_counts=True)
+    class_weight = 1.0 / counts[np.searchsorted(present, y)]  # mean per-class recall per item
     rows = [
         {
             "doc_id": i,
@@ -70,6 +75,8 @@ def _classification(loaded, spec: TaskSpec, folder: Path, batch_size: int, devic
             "acc5": int(top5[i]),
             "prob_correct": round(float(probs[i]), 6),
             "label": int(y[i]),
+            "pred": int(pred[i]),
+            "class_weight": float(class_weight[i]),
             **({} if groups is None else {"group": int(groups[i])}),
         }
         for i in range(len(y))
@@ -80,16 +87,23 @@ def _classification(loaded, spec: TaskSpec, folder: Path, batch_size: int, devic
 def class_metrics(y: np.ndarray, pred: np.ndarray, top5: np.ndarray, *, num_classes: int):
     """acc1, acc5 (5 or more classes), mean per-class recall and macro F1 over the classes
     present in the labels, as DataComp's ``evaluate_webdataset`` and WILDS compute them."""
-    from sklearn.metrics import balanced_accuracy_score, f1_score
+    from sklearn.metrics import balanced_accuracy_score
 
     out = {
         "acc1": float((pred == y).mean()),
         "mean_per_class_recall": float(balanced_accuracy_score(y, pred)),
-        "F1-macro_all": float(f1_score(y, pred, average="macro", labels=np.unique(y))),
+        "F1-macro_all": macro_f1(y, pred),
     }
     if num_classes >= 5:
         out["acc5"] = float(top5.mean())
     return out
+
+
+def macro_f1(y: np.ndarray, pred: np.ndarray) -> float:
+    """F1 averaged over the classes present in the labels (WILDS' F1-macro_all)."""
+    from sklearn.metrics import f1_score
+
+    return float(f1_score(y, pred, average="macro", labels=np.unique(y)))
 
 
 def group_metrics(correct: np.ndarray, top5: np.ndarray, groups: np.ndarray) -> dict[str, float]:
@@ -175,10 +189,14 @@ def _winogavil(loaded, spec: TaskSpec, folder: Path, batch_size: int, device: st
         truth = set(item["associations"])
         jaccard = len(chosen & truth) / len(chosen | truth)
         n = len(item["candidates"])
+        row = {"doc_id": i, "num_candidates": n}
         for key, (lo, hi) in {"5-6": (5, 6), "10-12": (10, 12)}.items():
-            if lo <= n <= hi:
+            inside = lo <= n <= hi
+            if inside:
                 scores[key].append(jaccard)
-        rows.append({"doc_id": i, "jaccard": round(jaccard, 6), "num_candidates": n})
+            row[f"jaccard_score_{key}"] = round(jaccard, 6)
+            row[f"jaccard_score_{key}_weight"] = int(inside)  # which items the score averages
+        rows.append(row)
     metrics = {f"jaccard_score_{k}": float(np.mean(v)) for k, v in scores.items() if v}
     if not metrics:
         raise EvalError(f"task {spec.name}: no item has 5-6 or 10-12 candidates")

@@ -17,6 +17,9 @@ from typing import Any
 import numpy as np
 
 LN2 = math.log(2)
+# Metrics over a task's items that are not a mean of per-item values: recomputed on each
+# resample from the per-item label, prediction and group.
+NOT_A_MEAN = ("F1-macro_all", "acc_worst_region", "acc_wg", "acc_top5_wg")
 
 
 @dataclass(frozen=True)
@@ -31,15 +34,30 @@ class TaskItems:
     weights: np.ndarray | None  # (S, N) bytes (bits_per_byte) or 1/class size (mean
     # per-class recall) per item, else None
     center: bool = True  # the suite's headline is a mean centred score (DCLM), else a mean
+    # (S, N) per item: the label, the prediction and the group, for metrics that are not
+    # a mean over items (DataComp's macro F1 and worst-group accuracies); else None
+    labels: np.ndarray | None = None
+    preds: np.ndarray | None = None
+    groups: np.ndarray | None = None
 
     def score(self, seed_idx: np.ndarray, item_idx: np.ndarray) -> float:
         v = self.values[np.ix_(seed_idx, item_idx)]
+        if self.metric in NOT_A_MEAN:  # the metric of each seed's resample, then their mean
+            return float(np.mean([self._seed_score(s, item_idx) for s in seed_idx]))
         if self.weights is None:
             return float(v.mean())
         w = self.weights[np.ix_(seed_idx, item_idx)]
         if self.metric == "bits_per_byte":
             return float(-v.sum() / w.sum() / LN2)
         return float((v * w).sum() / w.sum())
+
+    def _seed_score(self, s: int, item_idx: np.ndarray) -> float:
+        from benchmark.evaluate.datacomp import group_metrics, macro_f1
+
+        if self.metric == "F1-macro_all":
+            return macro_f1(self.labels[s, item_idx], self.preds[s, item_idx])
+        correct = self.values[s, item_idx].astype(bool)  # acc1, or acc5 for a top-5 metric
+        return group_metrics(correct, correct, self.groups[s, item_idx])[self.metric]
 
     def centered(self, value: float) -> float | None:
         if self.random_baseline is None:
@@ -71,9 +89,21 @@ def group_items(entries: list[dict[str, Any]], details: list[dict[str, Any]]) ->
         elif metric == "mean_per_class_recall":  # per item: correct, weighted by 1/class size
             values = np.stack([np.asarray(t["acc1"], dtype=float)[o] for _, t, o in rows])
             weights = np.stack([np.asarray(t["class_weight"], dtype=float)[o] for _, t, o in rows])
-        else:
-            values = np.stack([np.asarray(t[metric], dtype=float)[o] for _, t, o in rows])
+        elif metric in NOT_A_MEAN:
+            key = "acc5" if metric == "acc_top5_wg" else "acc1"
+            values = np.stack([np.asarray(t[key], dtype=float)[o] for _, t, o in rows])
             weights = None
+            extra = {
+                f: np.stack([np.asarray(t[k])[o] for _, t, o in rows])
+                for f, k in (("labels", "label"), ("preds", "pred"), ("groups", "group"))
+                if k in rows[0][1]
+            }
+        else:  # a mean over items; `<metric>_weight` per item selects or weighs them
+            values = np.stack([np.asarray(t[metric], dtype=float)[o] for _, t, o in rows])
+            wkey = f"{metric}_weight"
+            weights = None
+            if wkey in rows[0][1]:
+                weights = np.stack([np.asarray(t[wkey], dtype=float)[o] for _, t, o in rows])
         tasks.append(
             TaskItems(
                 name,
@@ -83,6 +113,7 @@ def group_items(entries: list[dict[str, Any]], details: list[dict[str, Any]]) ->
                 values,
                 weights,
                 center=center,
+                **(extra if metric in NOT_A_MEAN else {}),
             )
         )
     return tasks
