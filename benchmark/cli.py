@@ -255,6 +255,11 @@ def _evals(args: argparse.Namespace) -> int:
     if args.items < 1:
         raise BenchError(f"--items must be at least 1, got {args.items}")
     suite = find_suite(args.suite)
+    if suite.data == "pool":
+        raise BenchError(
+            f"suite {suite.name} reads the eval sets built with its pool, not a folder; "
+            "the published suites are: dclm-core, dclm-mmlu, datacomp"
+        )
     folder = Path(args.dir) if args.dir else data.resolve(suite, Path(), None)
     if args.evals_command == "fetch":
         report = data.fetch(suite, folder)

@@ -79,14 +79,14 @@ def check_devices(recipe: Recipe, num_processes: int) -> None:
     if isinstance(recipe.model, ClipModel):
         return  # open_clip's parameter count needs the model; the LM estimate is the costly one
     need = memory_per_device(recipe, num_processes, lm_params(recipe))
-    free = torch.cuda.get_device_properties(0).total_memory
-    if need > 0.95 * free:
+    total = torch.cuda.get_device_properties(0).total_memory
+    if need > 0.95 * total:
         sharded = recipe.runtime.parallel == "fsdp"
         more = "more processes" if sharded else "runtime.parallel=fsdp across more processes"
         raise PreflightError(
             f"recipe {recipe.name} needs about {need / GiB:.0f} GiB per GPU with "
             f"{num_processes} process{'es' if num_processes > 1 else ''} "
             f"({'FSDP' if sharded else 'DDP'}, micro batch {recipe.data.micro_batch_size}); "
-            f"this GPU has {free / GiB:.0f} GiB: use {more} "
+            f"this GPU has {total / GiB:.0f} GiB: use {more} "
             f"({recipe.expected.hardware}) or a smaller data.micro_batch_size"
         )

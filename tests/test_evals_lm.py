@@ -125,3 +125,13 @@ def test_agreement_and_closed_class_items_keep_the_passages_own_word():
         gold = item["choices"][item["label"]]
         assert item["context"] + " " + gold + " " in passage
         assert len(set(item["choices"])) == len(item["choices"]) in (2, 4)
+
+
+def test_dclm_mmlu_is_the_57_subjects_macro_averaged():
+    from lm_eval.tasks import TaskManager
+
+    suite = parse_suite(evals_dir() / "lm" / "dclm-mmlu.yaml")
+    assert len(suite.tasks) == 57 and suite.aggregate == "mean" and suite.data == "folder"
+    assert {t.num_fewshot for t in suite.tasks} == {5} and all(t.file is None for t in suite.tasks)
+    index = TaskManager().all_tasks
+    assert [t.name for t in suite.tasks if t.name not in index] == []

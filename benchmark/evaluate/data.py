@@ -264,10 +264,6 @@ def _check_hf(spec: TaskSpec, folder: Path) -> TaskData:
 def fetch(suite: Suite, folder: Path) -> list[TaskData]:
     """Download every task's data into ``folder`` through the libraries' own downloaders:
     lm-eval's task downloads (LM), DataComp's webdataset repos and ``datasets`` (CLIP)."""
-    if suite.data == "pool":
-        raise EvalError(
-            f"suite {suite.name} reads the eval sets built with its pool; nothing to fetch"
-        )
     folder.mkdir(parents=True, exist_ok=True)
     if suite.track == "lm":
         _fetch_lm(suite, folder)

@@ -90,6 +90,10 @@ ROWS: dict[tuple[str, str | None], Callable[[np.random.Generator, int], dict[str
         "source_id": f"s{i}", "split": "val", "split_type": "indomain", "label": str(i % 4),
     },
     ("EleutherAI/lambada_openai", "default"): lambda r, i: {"text": _text(r, 25)},
+    ("cais/mmlu", "*"): lambda r, i: {
+        "question": _text(r, 9) + "?", "subject": "standin",
+        "choices": [_text(r, 2) for _ in range(4)], "answer": i % 4,
+    },
     ("allenai/openbookqa", "main"): lambda r, i: {
         "id": f"o{i}", "question_stem": _text(r, 8), "choices": _mc(r, 4), "answerKey": "A"
     },
@@ -154,7 +158,8 @@ def _lm(suite: Suite, folder: Path, items: int, rng) -> None:
                 for file in _data_files(cfg):
                     _write_jsonl(Path(file), [_jeopardy(rng, i) for i in range(n)])
                 continue
-            make = _bigbench if path == "hails/bigbench" else ROWS[(path, name)]
+            make = _bigbench if path == "hails/bigbench" else ROWS.get((path, name))
+            make = make or ROWS[(path, "*")]  # one maker for every config (MMLU's subjects)
             splits = {
                 cfg.get(k)
                 for k in ("test_split", "validation_split", "training_split", "fewshot_split")
