@@ -151,7 +151,7 @@ def rehearse(
     from benchmark.config import load_recipe
 
     suite = load_suite(track, load_recipe(track, scale).eval.suite)
-    data_dir = write_standin(suite, workdir / "eval-data")
+    data_dir = write_standin(suite, (workdir / "eval-data").resolve())
     out = run_train(
         track=track,
         scale=scale,

@@ -158,7 +158,7 @@ def clip_scores(pool: Pool, checkpoint: Path, batch_size: int = 512) -> np.ndarr
     from benchmark.evaluate.clip import load_checkpoint, to_model_input
     from benchmark.train.images import image_cache
 
-    model, tokenizer, size = load_checkpoint(checkpoint_dir(checkpoint), "cpu")
+    model, tokenizer, size, _ = load_checkpoint(checkpoint_dir(checkpoint), "cpu")
     have = sorted(int(p.stem.split("-")[1]) for p in pool.root.glob("images-*.npy"))
     if not have:
         raise BenchError(f"pool {pool.name} has no image cache; rebuild it")
