@@ -59,6 +59,21 @@ def test_submit_copies_entry_and_details_and_refuses_duplicates(runs, board):
     assert submit(runs["s3"], allow_nonstandard=True, board=board, replace=True).is_file()
 
 
+def test_a_repeated_experiment_under_another_name_is_refused(runs, tmp_path):
+    board = tmp_path / "board"
+    first = submit(runs["s4"], allow_nonstandard=True, board=board)
+    again = tmp_path / "again"
+    shutil.copytree(runs["s4"], again)
+    entry = json.loads((again / "entry.json").read_text())
+    entry["name"] = "same-subset-same-seed"
+    (again / "entry.json").write_text(json.dumps(entry))
+    with pytest.raises(EntryError, match=rf"{first.stem} already holds this experiment .*seed 4"):
+        submit(again, allow_nonstandard=True, board=board)
+    new = submit(again, allow_nonstandard=True, board=board, replace=True)  # supersedes
+    assert [p.name for p in sorted(new.parent.glob("*.json"))] == [new.name]
+    assert not list(new.parent.glob(f"{first.stem}.*"))
+
+
 def test_submit_refuses_nonstandard_and_tampered_runs(runs, tmp_path):
     with pytest.raises(EntryError, match="non-standard"):
         submit(runs["s3"], board=tmp_path)
@@ -90,6 +105,7 @@ def test_eight_concurrent_submits_leave_eight_valid_files(runs, tmp_path):
         shutil.copytree(runs["s4"], d)
         entry = json.loads((d / "entry.json").read_text())
         entry["name"] = f"concurrent-{i}"
+        entry["seed"] = 100 + i  # eight experiments, not one repeated (which is refused)
         (d / "entry.json").write_text(json.dumps(entry))
         dirs.append((str(d), str(board)))
     with multiprocessing.get_context("spawn").Pool(8) as workers:

@@ -13,7 +13,8 @@ The entry lands in ``leaderboard/<track>/<scale>/<name>.json`` with a compact si
 ``<name>.details.json.gz`` (per-item eval results and the training curve) so entries can
 be compared item by item. Submits serialise on a lock file and write atomically, so
 concurrent submits never leave a partial file; an existing name is refused unless
-``replace``.
+``replace``, and so is a second entry of the same experiment (section, subset and seed)
+under another name, which would count one run twice as seeds.
 """
 
 from __future__ import annotations
@@ -146,6 +147,21 @@ def _locked(directory: Path):
             fcntl.flock(lock, fcntl.LOCK_UN)
 
 
+def same_experiment(entry: dict[str, Any], folder: Path) -> Path | None:
+    """Another entry in ``folder`` of the same experiment: same section (track, scale,
+    pool, recipe, suite, precision), subset and seed, under another name."""
+    from benchmark.leaderboard.board import section_key
+
+    def key(e: dict[str, Any]) -> tuple:
+        return section_key(e), e["subset"]["sha256"], e["seed"]
+
+    want = key(entry)
+    for path in sorted(folder.glob("*.json")):
+        if path.stem != entry["name"] and key(read_entry(path)) == want:
+            return path
+    return None
+
+
 def submit(
     run_dir: Path,
     *,
@@ -162,6 +178,18 @@ def submit(
     with _locked(board):
         if dest.exists() and not replace:
             raise EntryError(f"{dest} exists; pick another --name at train time or pass --replace")
+        same = same_experiment(entry, dest_dir)
+        if same is not None and not replace:
+            sha = entry["subset"]["sha256"][:12]
+            raise EntryError(
+                f"{same.stem} already holds this experiment (subset {sha}"
+                f"…, seed {entry['seed']}, same recipe, pool, suite and precision): a repeat is "
+                f"not another seed; train with another --seed, or pass --replace to supersede "
+                f"{same.stem}"
+            )
+        if same is not None:  # --replace: the new entry supersedes the old one
+            same.unlink()
+            (same.parent / f"{same.stem}.details.json.gz").unlink(missing_ok=True)
         side = dest_dir / f"{entry['name']}.details.json.gz"
         with atomic_path(side) as tmp:
             tmp.write_bytes(details)
