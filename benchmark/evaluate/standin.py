@@ -144,11 +144,9 @@ def _jeopardy(rng, i: int) -> dict[str, Any]:
 
 
 def _lm(suite: Suite, folder: Path, items: int, rng) -> None:
-    import tempfile as tf
-
     from benchmark.evaluate.lm import task_manager
 
-    with tf.TemporaryDirectory() as tmp:
+    with tempfile.TemporaryDirectory() as tmp:
         manager = task_manager(suite, folder, Path(tmp))
         for spec in suite.tasks:
             n = max(items, spec.num_fewshot + 2)  # shots may be drawn from the test split
@@ -231,9 +229,9 @@ def _png(rng) -> bytes:
 
 def _clip(spec: TaskSpec, folder: Path, items: int, rng) -> None:
     if spec.kind == "retrieval":
-        rows = [{"image": _pil(rng), "caption": [_text(rng, 5) for _ in range(5)]}]
-        rows += [{"image": _pil(rng), "caption": [_text(rng, 5) for _ in range(5)]}
-                 for _ in range(items - 1)]  # fmt: skip
+        rows = [
+            {"image": _pil(rng), "caption": [_text(rng, 5) for _ in range(5)]} for _ in range(items)
+        ]
         _write_hf_images(folder / HF_CACHE, hf_name(spec), rows)
         return
     if spec.kind == "winogavil":
