@@ -224,9 +224,11 @@ def _check_clip(spec: TaskSpec, folder: Path, count: bool) -> TaskData:
         lost = [t.name for t in tars if not t.is_file()]
         if lost:
             return TaskData(spec.name, True, False, None, str(root), error=f"no shard {lost[0]}")
-        items = sum(_tar_items(t, first_only=not count) for t in tars) if count else None
-        if not count:
-            _tar_items(tars[0], first_only=True)
+        items = None
+        if count:
+            items = sum(_tar_items(t, first_only=False) for t in tars)
+        else:
+            _tar_items(tars[0], first_only=True)  # one item read: the shards are readable
     except (OSError, ValueError, tarfile.TarError) as exc:
         return TaskData(spec.name, True, False, None, str(root), error=str(exc)[:200])
     return TaskData(spec.name, True, True, items, str(root), version=f"{shards} shards")
@@ -276,12 +278,12 @@ def fetch(suite: Suite, folder: Path) -> list[TaskData]:
 def _fetch_lm(suite: Suite, folder: Path) -> None:
     import tempfile
 
-    from benchmark.evaluate.lm import PLACEHOLDER, task_manager
+    from benchmark.evaluate.lm import placeholder_paths, task_manager
 
     for spec in suite.tasks:  # LLM Foundry's files, named in our task files
         if spec.file:
             text = (suite.task_dir / spec.file).read_text(encoding="utf-8")
-            for rel in _placeholder_paths(text, PLACEHOLDER):
+            for rel in placeholder_paths(text):
                 if rel.startswith(LLM_FOUNDRY + "/"):
                     _download(LLM_FOUNDRY_URL + rel.removeprefix(LLM_FOUNDRY + "/"), folder / rel)
     with tempfile.TemporaryDirectory() as tmp, hf_datasets(folder / HF_DATASETS, offline=False):
@@ -289,14 +291,6 @@ def _fetch_lm(suite: Suite, folder: Path) -> None:
         for spec in suite.tasks:
             log.info("fetching %s (%s)", spec.name, spec.runs)
             manager.load([spec.runs])["tasks"][spec.runs].eval_docs  # noqa: B018 (downloads)
-
-
-def _placeholder_paths(text: str, placeholder: str) -> list[str]:
-    return [
-        line.split(placeholder, 1)[1].strip().strip("\"'").lstrip("/")
-        for line in text.splitlines()
-        if placeholder in line
-    ]
 
 
 def _download(url: str, dest: Path) -> None:

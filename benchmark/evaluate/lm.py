@@ -42,18 +42,26 @@ def materialize_tasks(suite: Suite, data_dir: Path, out_dir: Path) -> Path:
         if not task.file:
             continue
         text = (suite.task_dir / task.file).read_text(encoding="utf-8")
-        for line in text.splitlines():  # a fetched folder's files are checked with the rest
-            if PLACEHOLDER in line and suite.data == "pool":
-                rel = line.split(PLACEHOLDER, 1)[1].strip().strip("\"'").lstrip("/")
-                if not (data_dir / rel).is_file():
-                    raise EvalError(
-                        f"task {task.name}: data file {data_dir / rel} is missing; "
-                        "rebuild the pool with `bench pool build --force`"
-                    )
+        # a fetched folder's files are checked with the rest of its data (evaluate.data)
+        for rel in placeholder_paths(text) if suite.data == "pool" else []:
+            if not (data_dir / rel).is_file():
+                raise EvalError(
+                    f"task {task.name}: data file {data_dir / rel} is missing; "
+                    "rebuild the pool with `bench pool build --force`"
+                )
         (out_dir / Path(task.file).name).write_text(
             text.replace(PLACEHOLDER, str(data_dir.resolve())), encoding="utf-8"
         )
     return out_dir
+
+
+def placeholder_paths(text: str) -> list[str]:
+    """The data files a task YAML names under ``__EVAL_DATA__``, relative to the data."""
+    return [
+        line.split(PLACEHOLDER, 1)[1].strip().strip("\"'").lstrip("/")
+        for line in text.splitlines()
+        if PLACEHOLDER in line
+    ]
 
 
 def task_manager(suite: Suite, data_dir: Path, task_dir: Path):
