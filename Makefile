@@ -31,9 +31,11 @@ chromium:
 	  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null) || \
 	  echo "could not install chromium: the report rendering test will be skipped"
 
-# The whole test suite (slow end-to-end tests included); CI runs exactly this.
+# The whole test suite (slow end-to-end tests included) and `bench verify` over the
+# committed leaderboard; CI runs exactly this.
 test: $(STAMP) chromium
 	$(BIN)/ruff check benchmark tests benchmarks
+	$(BIN)/bench verify
 	$(BIN)/python -m pytest -q
 
 test-fast: $(STAMP)

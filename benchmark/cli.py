@@ -10,9 +10,11 @@ import argparse
 import json
 import logging
 import sys
+import time
 from pathlib import Path
+from typing import NoReturn
 
-from benchmark.errors import BenchError
+from benchmark.errors import BenchError, UsageError
 
 
 def _pool_build(args: argparse.Namespace) -> int:
@@ -85,6 +87,22 @@ def _pool_import(args: argparse.Namespace) -> int:
             f"at {pool.root}"
         )
         return 0
+    external_only = {
+        "--source": args.source,
+        "--workers": args.workers != 1,
+        "--tokenizer": args.tokenizer != "train",
+        "--evals-from": args.evals_from,
+        "--id-field": args.id_field,
+        "--metadata": args.metadata,
+        "--image-sizes": args.image_sizes != [32, 64],
+        "--encoded": args.encoded,
+    }
+    given = [flag for flag, value in external_only.items() if value]
+    if given:
+        raise UsageError(
+            f"{given[0]} is for external imports (NAME --format dclm|datacomp --source DIR); "
+            "an archive import takes FILE and --force only"
+        )
     pool = import_pool(Path(args.file), force=args.force)
     print(
         f"pool {pool.name}: {pool.num_items} items, fingerprint {pool.fingerprint[:16]}… "
@@ -104,8 +122,11 @@ def _select(args: argparse.Namespace) -> int:
     if not (args.method and args.pool and args.out):
         raise BenchError("bench select needs METHOD --pool POOL --out FILE (or --list)")
     from benchmark.pool.build import ensure_pool
+    from benchmark.select import check_options
+    from benchmark.subset import check_output
 
-    options = _select_options(args)
+    options = check_options(args.method, _select_options(args))  # before the pool is built
+    check_output(Path(args.out))
     n = select(args.method, ensure_pool(args.pool), Path(args.out), **options)
     print(f"{args.out}: {n} uids ({args.method})")
     return 0
@@ -131,7 +152,12 @@ def _select_options(args: argparse.Namespace) -> dict:
         key, sep, value = item.partition("=")
         if not sep or not key:
             raise BenchError(f"--opt {item!r}: expected KEY=VALUE, e.g. --opt threshold=0.8")
-        parsed = yaml.safe_load(value)
+        try:
+            parsed = yaml.safe_load(value)
+        except yaml.YAMLError:
+            raise UsageError(
+                f"--opt {item!r}: VALUE is not valid YAML; quote text, e.g. --opt {key}='...'"
+            ) from None
         options[key.replace("-", "_")] = tuple(parsed) if isinstance(parsed, list) else parsed
     return options
 
@@ -160,7 +186,7 @@ def _train(args: argparse.Namespace) -> int:
 
     if args.seeds and args.seed is not None:
         raise BenchError("give --seed or --seeds, not both")
-    seeds = [int(x) for x in args.seeds.split(",")] if args.seeds else [args.seed]
+    seeds = args.seeds or [args.seed]
     runs = run_seeds(
         seeds,
         track=args.track,
@@ -191,6 +217,26 @@ def _train(args: argparse.Namespace) -> int:
     return 0
 
 
+def _seed_list(text: str) -> list[int]:
+    """``--seeds 0,1,2`` (argparse reports the error as one line)."""
+    try:
+        return [int(x) for x in text.split(",")]
+    except ValueError:
+        raise argparse.ArgumentTypeError(
+            f"{text!r} is not a comma-separated list of whole numbers; e.g. --seeds 0,1,2"
+        ) from None
+
+
+def _image_sizes(text: str) -> list[int]:
+    """``--image-sizes 32,64`` ('' for none)."""
+    for x in text.split(","):
+        if x and not x.strip().isdigit():
+            raise argparse.ArgumentTypeError(
+                f"{x!r} is not a size in pixels; e.g. --image-sizes 32,64 ('' for none)"
+            )
+    return [int(x) for x in text.split(",") if x]
+
+
 def _rate(compute: dict) -> str:
     if "samples_per_second" in compute:
         return f"{compute['samples_per_second']:.0f} samples/s"
@@ -200,6 +246,8 @@ def _rate(compute: dict) -> str:
 def _eval(args: argparse.Namespace) -> int:
     from benchmark.run import evaluate_run, rescore_run
 
+    if args.rescore and args.fresh:
+        raise UsageError("give --rescore or --fresh, not both: --rescore runs no model")
     if args.rescore:
         metrics = rescore_run(Path(args.run_dir))
     else:
@@ -212,15 +260,64 @@ def _submit(args: argparse.Namespace) -> int:
     from benchmark.leaderboard.submit import submit
 
     for run_dir in args.run_dirs:
-        path = submit(Path(run_dir), replace=args.replace, allow_nonstandard=args.allow_nonstandard)
+        path = submit(
+            Path(run_dir),
+            replace=args.replace,
+            allow_nonstandard=args.allow_nonstandard,
+            board=Path(args.board) if args.board else None,
+        )
         print(f"submitted {run_dir} -> {path}")
+    return 0
+
+
+def _verify(args: argparse.Namespace) -> int:
+    from benchmark.leaderboard.verify import verify
+
+    start = time.perf_counter()
+    reports = verify(
+        [Path(p) for p in args.entries],
+        board=Path(args.board) if args.board else None,
+        pools=args.pools,
+        checkpoint=Path(args.checkpoint) if args.checkpoint else None,
+        progress=not args.json,
+    )
+    bad = [r for r in reports if r.problems]
+    if args.json:
+        rows = [
+            {"entry": str(r.path), **{k: getattr(r, k) for k in ("problems", "notes")}}
+            for r in reports
+        ]
+        print(json.dumps(rows, indent=2))
+    else:
+        for r in reports:
+            for line in r.problems:
+                print(f"{r.path}: {line}")
+        notes = sorted({n for r in reports for n in r.notes if not n.startswith("recipe of")})
+        for n in notes:
+            print(f"note: {n}")
+    seconds = time.perf_counter() - start
+    if bad:
+        raise BenchError(
+            f"{len(bad)} of {len(reports)} entries failed verification "
+            f"({sum(len(r.problems) for r in bad)} problems, listed above; {seconds:.1f} s)"
+        )
+    print(
+        f"verified {len(reports)} entries in {seconds:.1f} s: every number matches its "
+        "per-item results"
+    )
     return 0
 
 
 def _board_path(args: argparse.Namespace) -> Path:
     from benchmark.leaderboard.submit import leaderboard_dir
 
-    return Path(args.board) if args.board else leaderboard_dir()
+    if not args.board:
+        return leaderboard_dir()
+    board = Path(args.board)
+    if not board.is_dir():
+        what = "is not a directory" if board.exists() else "does not exist"
+        raise BenchError(f"--board {board} {what}; give a leaderboard directory")
+    return board
 
 
 def _leaderboard(args: argparse.Namespace) -> int:
@@ -251,8 +348,9 @@ def _report(args: argparse.Namespace) -> int:
 def _evals(args: argparse.Namespace) -> int:
     from benchmark.evaluate import data
     from benchmark.evaluate.suite import find_suite
+    from benchmark.io import check_output_dir
 
-    if args.items < 1:
+    if args.evals_command == "standin" and args.items < 1:
         raise BenchError(f"--items must be at least 1, got {args.items}")
     suite = find_suite(args.suite)
     if suite.data == "pool":
@@ -261,6 +359,7 @@ def _evals(args: argparse.Namespace) -> int:
             "the published suites are: dclm-core, dclm-mmlu, datacomp"
         )
     folder = Path(args.dir) if args.dir else data.resolve(suite, Path(), None)
+    check_output_dir(folder, "--dir" if args.dir else f"the eval data folder (${data.ENV})")
     if args.evals_command == "fetch":
         report = data.fetch(suite, folder)
     elif args.evals_command == "standin":
@@ -302,8 +401,16 @@ def _rehearse(args: argparse.Namespace) -> int:
     return 0
 
 
+class _Parser(argparse.ArgumentParser):
+    """argparse with usage errors as :class:`UsageError` (one line, exit 2, like every
+    other error); ``add_subparsers`` gives each sub-command's parser this class too."""
+
+    def error(self, message: str) -> NoReturn:
+        raise UsageError(f"{message}; see `{self.prog} --help`")
+
+
 def build_parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(prog="bench", description=__doc__.splitlines()[0])
+    p = _Parser(prog="bench", description=__doc__.splitlines()[0])
     p.add_argument("-v", "--verbose", action="store_true", help="debug logging")
     sub = p.add_subparsers(dest="command", required=True)
 
@@ -347,7 +454,7 @@ def build_parser() -> argparse.ArgumentParser:
     im.add_argument("--metadata", help="datacomp: parquet file or folder (default: source's)")
     im.add_argument(
         "--image-sizes",
-        type=lambda v: [int(x) for x in v.split(",") if x],
+        type=_image_sizes,
         default=[32, 64],
         help="datacomp: image cache sizes in px, comma-separated ('' for none)",
     )
@@ -394,7 +501,9 @@ def build_parser() -> argparse.ArgumentParser:
     t.add_argument("--track", default="lm", choices=["lm", "clip"])
     t.add_argument("--subset", help="subset file; default: the whole pool")
     t.add_argument("--seed", type=int, default=None)
-    t.add_argument("--seeds", help="comma-separated seeds, one run each (e.g. 0,1,2)")
+    t.add_argument(
+        "--seeds", type=_seed_list, help="comma-separated seeds, one run each (e.g. 0,1,2)"
+    )
     t.add_argument("--name", help="run name (default: TRACK-SCALE-SUBSET-sSEED)")
     t.add_argument("--runs-dir", default="runs")
     t.add_argument("--wandb", default="offline", choices=["offline", "online", "disabled"])
@@ -419,8 +528,26 @@ def build_parser() -> argparse.ArgumentParser:
     )
     sb.set_defaults(func=_submit)
 
+    sb.add_argument("--board", help="leaderboard directory (default: the repo's)")
+
+    vf = sub.add_parser(
+        "verify",
+        help="re-check committed entries: schema, recipe, numbers vs per-item results, "
+        "sidecar hash, subset source",
+    )
+    vf.add_argument("entries", nargs="*", help="entry JSON files (default: the whole board)")
+    vf.add_argument("--board", help="leaderboard directory (default: the repo's)")
+    vf.add_argument(
+        "--pools",
+        action="store_true",
+        help="build missing embedded pools, check fingerprints and remake every subset",
+    )
+    vf.add_argument("--checkpoint", help="re-evaluate this run dir's checkpoint (one ENTRY)")
+    vf.add_argument("--json", action="store_true")
+    vf.set_defaults(func=_verify)
+
     lb = sub.add_parser("leaderboard", help="ranked table with 95%% intervals")
-    lb.add_argument("--track")
+    lb.add_argument("--track", choices=["lm", "clip"])
     lb.add_argument("--scale")
     lb.add_argument("--json", action="store_true")
     lb.add_argument("--board", help="leaderboard directory (default: the repo's)")
@@ -450,8 +577,10 @@ def build_parser() -> argparse.ArgumentParser:
         c.add_argument("suite", help="dclm-core, datacomp (any suite with data: folder)")
         c.add_argument("--dir", help="the folder (default: $BENCH_EVAL_DATA, else in $BENCH_HOME)")
         c.add_argument("--json", action="store_true")
-        c.add_argument("--quick", action="store_true", help="check: read one item per shard")
-        c.add_argument("--items", type=int, default=4, help="standin: items per task")
+        if cmd == "check":
+            c.add_argument("--quick", action="store_true", help="read one item per shard")
+        if cmd == "standin":
+            c.add_argument("--items", type=int, default=4, help="items per task")
         c.set_defaults(func=_evals)
 
     rh = sub.add_parser("rehearse", help="a GPU scale end to end on the CPU, on stand-in data")
@@ -479,8 +608,29 @@ def build_parser() -> argparse.ArgumentParser:
     return p
 
 
+def _fail(exc: BenchError) -> int:
+    """A user's error as one line on stderr (a library's text quoted in a message may span
+    lines) and exit code 2."""
+    text = " ".join(line.strip() for line in str(exc).splitlines() if line.strip())
+    print(f"bench: error: {text}", file=sys.stderr)
+    return 2
+
+
+def _parse(argv: list[str] | None) -> argparse.Namespace:
+    """The command line parsed; arguments no parser took name the command's help."""
+    args, extra = build_parser().parse_known_args(argv)
+    if extra:
+        words = [args.command, getattr(args, f"{args.command}_command", None)]
+        prog = " ".join(["bench", *filter(None, words)])
+        raise UsageError(f"unrecognized arguments: {' '.join(extra)}; see `{prog} --help`")
+    return args
+
+
 def main(argv: list[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
+    try:
+        args = _parse(argv)
+    except UsageError as exc:
+        return _fail(exc)
     logging.basicConfig(
         level=logging.DEBUG if args.verbose else logging.INFO,
         format="%(levelname)s %(name)s: %(message)s",
@@ -492,8 +642,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         return args.func(args)
     except BenchError as exc:
-        print(f"bench: error: {exc}", file=sys.stderr)
-        return 2
+        return _fail(exc)
     except KeyboardInterrupt:
         print("bench: interrupted", file=sys.stderr)
         return 130

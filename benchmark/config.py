@@ -25,7 +25,7 @@ from typing import Any
 
 from benchmark.errors import RecipeError
 from benchmark.io import canonical_json, sha256_bytes
-from benchmark.paths import scales_dir
+from benchmark.paths import is_file_stem, scales_dir
 
 # Overrides of these keys do not change what is trained, so they keep a run standard.
 FREE_KEYS = frozenset(
@@ -42,6 +42,15 @@ FREE_KEYS = frozenset(
         "eval.data_dir",
     }
 )
+
+MAX_SEED = 2**32 - 1  # seeds are in [0, MAX_SEED]: what numpy's legacy and torch's seeding take
+
+
+def check_seed(seed: int) -> None:
+    """Refuse a seed the trainers and selection methods cannot take."""
+    if isinstance(seed, bool) or not isinstance(seed, int) or not 0 <= seed <= MAX_SEED:
+        raise RecipeError(f"seed must be in [0, 2**32 - 1], got {seed!r}; use e.g. --seed 0")
+
 
 # Optional fields added after the first recipes were hashed, with their defaults. At its
 # default such a field is left out of the hash input, so older recipes keep their hashes
@@ -184,6 +193,7 @@ class Recipe:
 
     def validate(self) -> None:
         d, o = self.data, self.optim
+        check_seed(self.seed)
         if isinstance(self.model, LMModel) and self.model.hidden_size % self.model.num_heads:
             raise RecipeError(
                 f"recipe {self.name}: model.hidden_size {self.model.hidden_size} is not divisible "
@@ -376,6 +386,31 @@ def _add_if_optional(override: str, track: str) -> str:
     return f"++{override}" if name in optional else override
 
 
+_DERIVED = ("scale", "overrides", "standard", "sha256")  # set by load_recipe, not by a file
+
+
+def _check_key(override: str, track: str) -> None:
+    """Refuse an override ``a.b=v`` whose key is no recipe field, listing the valid keys
+    at the first unknown part (Hydra's own message lists none)."""
+    key, sep, _ = override.lstrip("+").partition("=")
+    if not sep or not all(part.isidentifier() for part in key.split(".")):
+        return  # not a plain ``a.b=v``: Hydra's parser reports it
+    hints = {**typing.get_type_hints(Recipe), **TRACKS.get(track, {})}
+    cls: Any = Recipe
+    parts = key.split(".")
+    for i, part in enumerate(parts):
+        names = [f.name for f in dataclasses.fields(cls) if f.init and f.name not in _DERIVED]
+        if part not in names:
+            where = f" of {'.'.join(parts[:i])}" if i else ""
+            raise RecipeError(
+                f"override {override!r}: unknown key {part!r}; valid keys{where}: "
+                f"{', '.join(sorted(names))}"
+            )
+        cls = hints.get(part) if i == 0 else typing.get_type_hints(cls).get(part)
+        if not (isinstance(cls, type) and dataclasses.is_dataclass(cls)):
+            return
+
+
 def compose_dict(track: str, scale: str, overrides: list[str] | tuple[str, ...] = ()) -> dict:
     """Read ``scales/<track>/<scale>.yaml`` with Hydra and apply ``overrides``."""
     from hydra import compose, initialize_config_dir
@@ -384,9 +419,11 @@ def compose_dict(track: str, scale: str, overrides: list[str] | tuple[str, ...] 
     from omegaconf.errors import OmegaConfBaseException
 
     directory = scales_dir() / track
-    if not (directory / f"{scale}.yaml").is_file():
+    if not is_file_stem(scale) or not (directory / f"{scale}.yaml").is_file():
         valid = ", ".join(available_scales(track)) or "none"
         raise RecipeError(f"no scale {scale!r} for track {track!r}; valid scales: {valid}")
+    for o in overrides:
+        _check_key(o, track)
     overrides = [_add_if_optional(o, track) for o in overrides]
     try:
         with initialize_config_dir(config_dir=str(directory.resolve()), version_base=None):
@@ -423,6 +460,20 @@ def load_recipe(
         standard=standard,
         sha256=sha256_bytes(canonical_json(fixed).encode()),
     )
+
+
+def read_recipe(path: Path) -> Recipe:
+    """The recipe a run recorded (``RUN_DIR/recipe.yaml``), its keys and types checked."""
+    import yaml
+
+    try:
+        raw = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError) as exc:
+        raise RecipeError(f"{path}: cannot be read ({exc})") from None
+    except yaml.YAMLError as exc:
+        first = str(exc).strip().splitlines()[0]
+        raise RecipeError(f"{path}: not valid YAML ({first}); re-run the training") from None
+    return _build(Recipe, raw, str(path))
 
 
 def recipe_file(track: str, scale: str) -> Path:

@@ -30,3 +30,8 @@ class EvalError(BenchError):
 
 class EntryError(BenchError):
     """A leaderboard entry is malformed or inconsistent with its run."""
+
+
+class UsageError(BenchError):
+    """A command line that does not parse: an unknown command or option, a missing or
+    malformed argument."""

@@ -15,6 +15,8 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
+from benchmark.errors import BenchError
+
 
 @contextmanager
 def atomic_path(path: Path) -> Iterator[Path]:
@@ -28,6 +30,29 @@ def atomic_path(path: Path) -> Iterator[Path]:
         os.replace(tmp_path, path)
     finally:
         tmp_path.unlink(missing_ok=True)
+
+
+def _check_parents(path: Path, what: str) -> None:
+    for parent in path.parents:
+        if parent.exists():
+            if not parent.is_dir():
+                raise BenchError(f"{what} {path}: {parent} is not a directory; choose another path")
+            return
+
+
+def check_output_file(path: Path, what: str) -> None:
+    """Fail in one line, before any work, where ``path`` cannot become a file: it is a
+    folder, or a folder on its way is a file. ``what`` names it (``--out``)."""
+    if path.is_dir():
+        raise BenchError(f"{what} {path} is a directory; give a file name")
+    _check_parents(path, what)
+
+
+def check_output_dir(path: Path, what: str) -> None:
+    """Fail in one line, before any work, where ``path`` cannot be (or become) a folder."""
+    if path.exists() and not path.is_dir():
+        raise BenchError(f"{what} {path} is not a directory; give a folder")
+    _check_parents(path, what)
 
 
 def write_json(path: Path, obj: Any) -> None:

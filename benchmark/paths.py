@@ -9,7 +9,10 @@ the package location, or from ``$BENCH_REPO`` when the package is installed else
 from __future__ import annotations
 
 import os
+import re
 from pathlib import Path
+
+_STEM = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]*$")
 
 
 def bench_home() -> Path:
@@ -33,6 +36,11 @@ def repo_root() -> Path:
     """The repository holding scales/, evals/ and leaderboard/."""
     env = os.environ.get("BENCH_REPO")
     return Path(env) if env else Path(__file__).resolve().parent.parent
+
+
+def is_file_stem(name: str) -> bool:
+    """Whether ``name`` can name a file of scales/ or evals/ (no folder, no glob)."""
+    return bool(_STEM.match(name))
 
 
 def scales_dir() -> Path:

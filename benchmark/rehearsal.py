@@ -134,10 +134,13 @@ def rehearse(
     entry's path on ``board`` and the entry."""
     from benchmark.evaluate.standin import write_standin
     from benchmark.evaluate.suite import load_suite
+    from benchmark.io import check_output_dir
     from benchmark.leaderboard.submit import submit
     from benchmark.pool.external import import_external
     from benchmark.run import run_train
 
+    check_output_dir(workdir, "--workdir")  # before minutes of work
+    check_output_dir(board, "--board")
     scale = SCALES[track]
     workdir.mkdir(parents=True, exist_ok=True)
     if track == "lm":

@@ -24,16 +24,16 @@ from typing import Any
 
 import yaml
 
-from benchmark.config import Recipe, load_recipe
+from benchmark.config import Recipe, check_seed, load_recipe, read_recipe
 from benchmark.errors import BenchError
 from benchmark.evaluate.data import ENV, require, resolve
 from benchmark.evaluate.suite import Suite, load_suite
-from benchmark.io import atomic_path
+from benchmark.io import atomic_path, check_output_dir
 from benchmark.leaderboard.entry import build_entry, write_entry
 from benchmark.pool.build import ensure_pool
 from benchmark.pool.store import Pool
 from benchmark.preflight import check_devices
-from benchmark.subset import Subset, load_subset, num_tokens, whole_pool
+from benchmark.subset import Subset, check_subset_file, load_subset, num_tokens, whole_pool
 from benchmark.train import distributed
 from benchmark.train.common import TrainResult
 from benchmark.train.resume import load_result, run_key, save_result
@@ -48,7 +48,7 @@ def default_name(recipe: Recipe, subset_file: Path | None) -> str:
     return f"{recipe.track}-{recipe.scale}-{stem}-s{recipe.seed}"
 
 
-def _stages(track: str) -> tuple[Callable[..., Any], Callable[..., dict[str, Any]]]:
+def stages(track: str) -> tuple[Callable[..., Any], Callable[..., dict[str, Any]]]:
     """The track's training loop and evaluator (imported lazily: each pulls in heavy libs)."""
     if track == "clip":
         from benchmark.evaluate.clip import evaluate_clip
@@ -71,6 +71,8 @@ def prepare(
 ) -> tuple[Recipe, Suite, Pool, Subset]:
     """Everything checked before any training starts: the recipe, the devices it needs,
     the eval suite and its data, the pool and the subset."""
+    if subset_file:  # the file's name and format before the pool, which may be built
+        check_subset_file(subset_file)
     recipe = load_recipe(track, scale, overrides, seed=seed)
     check_devices(recipe, num_processes or distributed.world_size())
     suite = load_suite(track, recipe.eval.suite)
@@ -108,7 +110,7 @@ def run_train(
     """Train, evaluate, write the entry; its path and content (None on ranks other than 0)."""
     distributed.init()
     recipe, suite, pool, subset = prepare(track, scale, subset_file, seed, overrides or [])
-    train, evaluate = _stages(track)
+    train, evaluate = stages(track)
     if name is None:  # a repeated default run gets the next free suffix: -r2, -r3, ...
         base = name = default_name(recipe, subset_file)
         k = 1
@@ -186,7 +188,7 @@ def train_only(
     distributed.init()
     recipe, _, pool, subset = prepare(track, scale, subset_file, seed, overrides or [])
     run_dir.mkdir(parents=True, exist_ok=True)
-    train, _ = _stages(track)
+    train, _ = stages(track)
     return train(recipe, pool, subset, run_dir, wandb_mode=wandb_mode, progress=progress)
 
 
@@ -219,20 +221,20 @@ def evaluate_run(run_dir: Path, *, fresh: bool = False) -> dict[str, Any]:
     recipe_path = run_dir / "recipe.yaml"
     if not recipe_path.is_file() or not (run_dir / "checkpoint").is_dir():
         raise BenchError(f"{run_dir} is not a run directory (needs recipe.yaml and checkpoint/)")
-    recipe = yaml.safe_load(recipe_path.read_text())
+    recipe = read_recipe(recipe_path)
+    pool = open_pool(recipe.pool)
+    suite = load_suite(recipe.track, recipe.eval.suite)
+    _, evaluate = stages(recipe.track)
+    folder = eval_data_dir(recipe.eval.data_dir, suite, pool)
+    require(suite, folder)
     if fresh:
         shutil.rmtree(run_dir / "eval" / "done", ignore_errors=True)
-    pool = open_pool(recipe["pool"])
-    suite = load_suite(recipe["track"], recipe["eval"]["suite"])
-    _, evaluate = _stages(recipe["track"])
-    folder = eval_data_dir(recipe["eval"].get("data_dir"), suite, pool)
-    require(suite, folder)
     metrics = evaluate(
         run_dir / "checkpoint",
         suite,
         folder,
         run_dir,
-        batch_size=recipe["eval"]["batch_size"],
+        batch_size=recipe.eval.batch_size,
     )
     _store_metrics(run_dir, metrics)
     log.debug("%s", json.dumps(metrics["headline"]))
@@ -279,6 +281,18 @@ def run_seeds(
     the recipe, the pool and the subset here; the entries come back from rank 0."""
     if num_processes < 1:
         raise BenchError(f"--nproc must be at least 1, got {num_processes}")
+    # what fails in one line without the recipe, before anything is built or trained
+    for k, seed in enumerate(seeds):
+        if seed is not None:
+            check_seed(seed)
+        if seed in seeds[:k]:
+            raise BenchError(
+                f"--seeds repeats seed {seed}: a repeat is not another seed; give distinct "
+                "seeds, e.g. --seeds 0,1,2"
+            )
+    if name is not None and not _NAME.match(name):
+        raise BenchError(f"run name {name!r} must be letters, digits, '.', '_' or '-'")
+    check_output_dir(Path(kwargs.get("runs_dir", "runs")), "--runs-dir")
     if num_processes > 1 and distributed.world_size() > 1:
         raise BenchError("--nproc is for a plain `bench train`; under torchrun leave it out")
     if num_processes > 1:

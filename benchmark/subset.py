@@ -140,13 +140,19 @@ def _txt_chunks(path: Path) -> Iterator[Halves]:
                 return
 
 
+def _first_line(exc: BaseException) -> str:
+    return (str(exc).strip().splitlines() or [type(exc).__name__])[0]
+
+
 def _npy_chunks(path: Path) -> Iterator[Halves]:
+    fix = "save uids with numpy.save as strings or DataComp's u8,u8"
+    with open(path, "rb") as f:
+        if f.read(6) != b"\x93NUMPY":  # else numpy guesses a pickle and suggests loading it
+            raise SubsetError(f"{path}: not a .npy file (no NUMPY header); {fix}")
     try:
         arr = np.load(path, mmap_mode="r", allow_pickle=False)
-    except ValueError as exc:
-        raise SubsetError(
-            f"{path}: not a plain .npy array ({exc}); save uids as strings or u8,u8"
-        ) from None
+    except (ValueError, OSError, EOFError) as exc:  # Python objects, or truncated
+        raise SubsetError(f"{path}: not a plain .npy array ({_first_line(exc)}); {fix}") from None
     arr = arr.reshape(-1)
     names = arr.dtype.names
     if names and len(names) == 2 and all(arr.dtype[n].kind in "ui" for n in names):
@@ -172,6 +178,18 @@ def _npy_chunks(path: Path) -> Iterator[Halves]:
 
 
 def _parquet_chunks(path: Path) -> Iterator[Halves]:
+    import pyarrow as pa
+
+    try:
+        yield from _parquet_batches(path)
+    except (pa.ArrowException, OSError) as exc:  # not parquet, truncated, or damaged
+        raise SubsetError(
+            f"{path}: not a readable parquet file ({_first_line(exc)}); write a 'uid' column "
+            "of strings with pyarrow or pandas"
+        ) from None
+
+
+def _parquet_batches(path: Path) -> Iterator[Halves]:
     import pyarrow as pa
     import pyarrow.compute as pc
     import pyarrow.parquet as pq
@@ -203,17 +221,38 @@ def _parquet_chunks(path: Path) -> Iterator[Halves]:
 _READERS = {".txt": _txt_chunks, ".npy": _npy_chunks, ".parquet": _parquet_chunks}
 
 
-def iter_uid_chunks(path: Path) -> Iterator[Halves]:
-    """The uids of ``path`` in file order, repeats kept, as chunks of 128-bit halves."""
+def check_subset_file(path: Path) -> None:
+    """Fail in one line on a subset path that is missing, not a file, or of an unknown
+    format: cheap, so callers check it before any pool is built."""
     path = Path(path)
-    if not path.is_file():
+    if not path.exists():
         raise SubsetError(f"subset file {path} does not exist")
+    if not path.is_file():
+        raise SubsetError(f"subset file {path} is not a file; give a {'/'.join(FORMATS)} file")
+    _check_format(path)
+
+
+def _check_format(path: Path) -> None:
     suffix = path.suffix.lower()
-    if suffix not in _READERS:
+    if suffix not in FORMATS:
         raise SubsetError(
             f"{path}: unknown subset format {suffix!r}; use one of {', '.join(FORMATS)}"
         )
-    return _READERS[suffix](path)
+
+
+def check_output(path: Path) -> None:
+    """Fail in one line, before a selection runs, where ``path`` cannot take a subset."""
+    from benchmark.io import check_output_file
+
+    _check_format(path)
+    check_output_file(path, "subset file")
+
+
+def iter_uid_chunks(path: Path) -> Iterator[Halves]:
+    """The uids of ``path`` in file order, repeats kept, as chunks of 128-bit halves."""
+    path = Path(path)
+    check_subset_file(path)
+    return _READERS[path.suffix.lower()](path)
 
 
 def read_uids(path: Path) -> np.ndarray:
@@ -359,11 +398,8 @@ def write_uids(path: Path, uids: np.ndarray) -> None:
     """Write uids (``S32``) to ``path`` in the format its suffix names, atomically."""
     from benchmark.io import atomic_path
 
+    _check_format(path)
     suffix = path.suffix.lower()
-    if suffix not in FORMATS:
-        raise SubsetError(
-            f"{path}: unknown subset format {suffix!r}; use one of {', '.join(FORMATS)}"
-        )
     chars = np.ascontiguousarray(uids, dtype=UID_DTYPE).view(np.uint8).reshape(len(uids), 32)
     with atomic_path(path) as tmp:
         if suffix == ".txt":

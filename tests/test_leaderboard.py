@@ -200,3 +200,35 @@ def test_report_page_escapes_and_renders_in_chromium(board, tmp_path):
     )
     assert "databench leaderboard" in dom.stdout and "<table>" in dom.stdout
     assert all(f'src="{p}"' in dom.stdout for p in pngs)
+
+
+def test_submit_refuses_edited_numbers_and_its_board_verifies(runs, board, tmp_path):
+    from benchmark.leaderboard.verify import verify
+
+    bad = tmp_path / "run"
+    shutil.copytree(runs["s4"], bad)
+    entry = json.loads((bad / "entry.json").read_text())
+    entry["metrics"]["headline"]["value"] = 0.99
+    for task in entry["metrics"]["tasks"].values():
+        task["value"] = 0.99
+    (bad / "entry.json").write_text(json.dumps(entry))
+    with pytest.raises(EntryError, match=r"metrics\.tasks\.\S+\.value: stored 0.99, recomputed"):
+        submit(bad, allow_nonstandard=True, board=tmp_path / "other")
+    assert not list((tmp_path / "other").glob("*/*/*.json"))
+    # what submit stored regenerates every subset: `bench select` remakes it on the pool
+    sources = {e["subset"]["source"] for _, e in load_entries(board)}
+    assert len(sources) == 2 and all(s.endswith(".json") for s in sources)
+    reports = verify([], board=board, pools=True, progress=False)
+    assert len(reports) == 3 and [r.problems for r in reports] == [[], [], []]
+
+
+def test_verify_checkpoint_re_evaluates_the_model(runs, board):
+    from benchmark.leaderboard.verify import verify
+
+    [entry] = [p for p, e in load_entries(board) if e["name"] == "c"]
+    [report] = verify([entry], checkpoint=runs["s4"], progress=False)
+    assert report.problems == []
+    [report] = verify([entry], checkpoint=runs["s3"], progress=False)
+    assert report.problems == [
+        f"checkpoint: {runs['s3'] / 'checkpoint'} is not the entry's checkpoint (sha256 differs)"
+    ]

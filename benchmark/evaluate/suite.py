@@ -21,7 +21,7 @@ from typing import Any
 import yaml
 
 from benchmark.errors import EvalError
-from benchmark.paths import evals_dir
+from benchmark.paths import evals_dir, is_file_stem
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -178,7 +178,7 @@ def parse_suite(path: Path) -> Suite:
 
 def load_suite(track: str, name: str) -> Suite:
     path = evals_dir() / track / f"{name}.yaml"
-    if not path.is_file():
+    if not is_file_stem(name) or not path.is_file():
         valid = sorted(p.stem for p in (evals_dir() / track).glob("*.yaml"))
         raise EvalError(f"no eval suite {name!r} for track {track}; valid: {', '.join(valid)}")
     return parse_suite(path)
@@ -186,7 +186,7 @@ def load_suite(track: str, name: str) -> Suite:
 
 def find_suite(name: str) -> Suite:
     """The suite called ``name`` in whichever track has it (``bench evals``)."""
-    paths = sorted(evals_dir().glob(f"*/{name}.yaml"))
+    paths = sorted(evals_dir().glob(f"*/{name}.yaml")) if is_file_stem(name) else []
     if not paths:
         valid = sorted(p.stem for p in evals_dir().glob("*/*.yaml"))
         raise EvalError(f"no eval suite {name!r}; valid: {', '.join(valid)}")

@@ -80,6 +80,11 @@ def section_key(e: dict[str, Any]) -> tuple:
     )
 
 
+def experiment_key(e: dict[str, Any]) -> tuple:
+    """One experiment: its section, subset and seed. A board holds one entry of each."""
+    return section_key(e), e["subset"]["sha256"], e["seed"]
+
+
 def recipes_current(entries: Iterable[dict[str, Any]]) -> list[bool]:
     """Per entry: whether today's committed ``scales/<track>/<scale>.yaml``, with the
     overrides the entry records, still gives the entry's recipe hash.

@@ -16,7 +16,7 @@ from typing import Any
 
 import numpy as np
 
-from benchmark.io import atomic_path
+from benchmark.io import atomic_path, check_output_dir
 from benchmark.leaderboard.board import Group, load_details, load_entries, rank
 
 log = logging.getLogger(__name__)
@@ -129,8 +129,9 @@ def _table(groups: list[Group]) -> str:
 
 def write_report(board: Path, out: Path, *, num_bootstrap: int = 1000) -> Path:
     """Write ``out/index.html`` and its plots; return the page's path."""
+    check_output_dir(out, "--out")
+    sections = rank(load_entries(board), num_bootstrap=num_bootstrap)  # before out/ is made
     out.mkdir(parents=True, exist_ok=True)
-    sections = rank(load_entries(board), num_bootstrap=num_bootstrap)
     e = html.escape
     parts = [
         f"<!doctype html><html><head><meta charset='utf-8'><title>databench leaderboard"

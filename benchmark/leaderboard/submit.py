@@ -7,14 +7,18 @@ Checks, each with a one-line error naming the fix:
   today, and the recipe is standard (unless ``allow_nonstandard``);
 - its pool fingerprint is the locally built pool's;
 - its subset hash is what the subset file (or the whole pool) gives;
-- its checkpoint hash is the checkpoint directory's.
+- its checkpoint hash is the checkpoint directory's;
+- every task value, aggregate and the headline are what the per-item results it is
+  about to store give under the suite file of its version (``verify.recompute``).
 
 The entry lands in ``leaderboard/<track>/<scale>/<name>.json`` with a compact sidecar
 ``<name>.details.json.gz`` (per-item eval results and the training curve) so entries can
-be compared item by item. Submits serialise on a lock file and write atomically, so
-concurrent submits never leave a partial file; an existing name is refused unless
-``replace``, and so is a second entry of the same experiment (section, subset and seed)
-under another name, which would count one run twice as seeds.
+be compared item by item; the entry records the sidecar's sha256, so a later edit of
+either file is caught (``bench verify``). What regenerates the subset is kept once per
+subset hash under ``leaderboard/subsets/`` (``provenance``). Submits serialise on a lock
+file and write atomically, so concurrent submits never leave a partial file; an existing
+name is refused unless ``replace``, and so is a second entry of the same experiment
+(section, subset and seed) under another name, which would count one run twice as seeds.
 """
 
 from __future__ import annotations
@@ -29,6 +33,7 @@ from typing import Any
 
 from benchmark.errors import EntryError
 from benchmark.io import atomic_path, sha256_file, sha256_tree
+from benchmark.leaderboard import provenance
 from benchmark.paths import repo_root
 
 log = logging.getLogger(__name__)
@@ -54,12 +59,19 @@ def check_schema(entry: dict[str, Any], where: str) -> None:
 
 
 def read_entry(path: Path) -> dict[str, Any]:
+    """An entry file, parsed and checked against the schema."""
     try:
-        return json.loads(path.read_text(encoding="utf-8"))
-    except FileNotFoundError:
+        entry = json.loads(path.read_text(encoding="utf-8"))
+    except (FileNotFoundError, NotADirectoryError):
         raise EntryError(f"{path} does not exist; is it a run directory with entry.json?") from None
+    except IsADirectoryError:
+        raise EntryError(f"{path} is a directory; give an entry JSON file") from None
     except json.JSONDecodeError as exc:
         raise EntryError(f"{path}: not valid JSON ({exc.msg} at line {exc.lineno})") from None
+    except UnicodeDecodeError:
+        raise EntryError(f"{path}: not valid JSON (not UTF-8 text)") from None
+    check_schema(entry, str(path))
+    return entry
 
 
 def _check_recipe(entry: dict[str, Any], allow_nonstandard: bool) -> None:
@@ -136,6 +148,18 @@ def validate_run(run_dir: Path, *, allow_nonstandard: bool = False) -> dict[str,
     return entry
 
 
+def check_numbers(entry: dict[str, Any], details: bytes, where: Path) -> None:
+    """Refuse an entry whose numbers are not what its per-item results give."""
+    from benchmark.leaderboard.verify import recompute
+
+    problems = recompute(entry, json.loads(gzip.decompress(details)))
+    if problems:
+        raise EntryError(
+            f"{where}: {problems[0]} from the per-item results; the entry was edited or "
+            f"its evaluation is incomplete: re-run `bench eval {where.parent}`"
+        )
+
+
 @contextmanager
 def _locked(directory: Path):
     directory.mkdir(parents=True, exist_ok=True)
@@ -150,10 +174,7 @@ def _locked(directory: Path):
 def same_experiment(entry: dict[str, Any], folder: Path) -> Path | None:
     """Another entry in ``folder`` of the same experiment: same section (track, scale,
     pool, recipe, suite, precision), subset and seed, under another name."""
-    from benchmark.leaderboard.board import section_key
-
-    def key(e: dict[str, Any]) -> tuple:
-        return section_key(e), e["subset"]["sha256"], e["seed"]
+    from benchmark.leaderboard.board import experiment_key as key
 
     want = key(entry)
     for path in sorted(folder.glob("*.json")):
@@ -175,6 +196,7 @@ def submit(
     dest_dir = board / entry["track"] / entry["scale"]
     dest = dest_dir / f"{entry['name']}.json"
     details = _details(run_dir)
+    check_numbers(entry, details, run_dir / "entry.json")
     with _locked(board):
         if dest.exists() and not replace:
             raise EntryError(f"{dest} exists; pick another --name at train time or pass --replace")
@@ -190,6 +212,7 @@ def submit(
         if same is not None:  # --replace: the new entry supersedes the old one
             same.unlink()
             (same.parent / f"{same.stem}.details.json.gz").unlink(missing_ok=True)
+        entry["subset"] = {**entry["subset"], "source": provenance.keep(entry, board)}
         side = dest_dir / f"{entry['name']}.details.json.gz"
         with atomic_path(side) as tmp:
             tmp.write_bytes(details)

@@ -13,7 +13,6 @@ then renames the folder into place, so a pool is either complete and verified or
 
 from __future__ import annotations
 
-import json
 import logging
 import shutil
 import tarfile
@@ -24,9 +23,18 @@ from pathlib import Path
 from typing import IO
 
 from benchmark.errors import PoolError
-from benchmark.io import atomic_path
+from benchmark.io import atomic_path, check_output_file
 from benchmark.paths import pools_dir
-from benchmark.pool.store import MANIFEST, Pool, content_hash, fingerprint, open_pool, pool_path
+from benchmark.pool.store import (
+    MANIFEST,
+    Pool,
+    check_pool_name,
+    content_hash,
+    fingerprint,
+    open_pool,
+    pool_path,
+    read_manifest,
+)
 
 log = logging.getLogger(__name__)
 
@@ -73,6 +81,7 @@ def export_pool(name: str, out: Path) -> Path:
     """Write the built pool ``name`` to the archive ``out`` (atomically); return ``out``."""
     pool = open_pool(name)
     kind = _compression(out)
+    check_output_file(out, "--out")
     with atomic_path(out) as tmp, _open_tar(tmp, kind, write=True) as tar:
         for path in sorted(pool.root.rglob("*")):
             if path.is_file():
@@ -88,7 +97,9 @@ def _pool_name(tar_members: list[tarfile.TarInfo], archive: Path) -> str:
         raise PoolError(
             f"archive {archive}: expected one pool folder with a {MANIFEST}, found {sorted(tops)}"
         )
-    return tops.pop()
+    name = tops.pop()
+    check_pool_name(name)
+    return name
 
 
 def recompute_fingerprint(root: Path) -> str:
@@ -106,6 +117,10 @@ def recompute_fingerprint(root: Path) -> str:
 
 def _verify(root: Path, archive: Path) -> Pool:
     pool = Pool(root)
+    if not pool.shard_paths():
+        raise PoolError(
+            f"archive {archive}: {root.name}/ has no docs-*.parquet shards; export the pool again"
+        )
     try:
         actual = recompute_fingerprint(root)
     except (OSError, ValueError, KeyError) as err:  # pyarrow errors derive from these
@@ -118,6 +133,20 @@ def _verify(root: Path, archive: Path) -> Pool:
     return pool
 
 
+def _stream_errors() -> tuple[type[Exception], ...]:
+    """What a damaged compressed stream raises besides ``OSError`` and ``EOFError``."""
+    import zlib
+
+    errors: list[type[Exception]] = [zlib.error]
+    try:
+        import zstandard
+
+        errors.append(zstandard.ZstdError)
+    except ImportError:
+        pass
+    return tuple(errors)
+
+
 def _extract(archive: Path, into: Path) -> str:
     """Extract ``archive`` below ``into``; return the pool's folder name."""
     try:
@@ -126,8 +155,10 @@ def _extract(archive: Path, into: Path) -> str:
             for member in tar:
                 members.append(member)
                 tar.extract(member, into, filter="data")
-    except (tarfile.TarError, OSError, EOFError) as err:
-        raise PoolError(f"archive {archive}: cannot be read ({err})") from None
+    except (tarfile.TarError, OSError, EOFError, *_stream_errors()) as err:
+        # tarfile's "r:*" lists every compression it tried, a line each
+        why = "not a tar file, or a damaged one" if "\n" in str(err) else str(err)
+        raise PoolError(f"archive {archive}: cannot be read ({why}); export it again") from None
     return _pool_name(members, archive)
 
 
@@ -138,6 +169,7 @@ def import_pool(archive: Path, force: bool = False) -> Pool:
     """
     if not archive.is_file():
         raise PoolError(f"archive {archive} not found")
+    _compression(archive)  # a known file type, before anything is extracted
     staging_parent = pools_dir()
     staging_parent.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(prefix=".import.", dir=staging_parent))
@@ -146,11 +178,10 @@ def import_pool(archive: Path, force: bool = False) -> Pool:
         dest = pool_path(name)
         if (dest / MANIFEST).exists() and not force:
             raise PoolError(f"pool {name!r} already exists at {dest}; use --force to replace it")
-        manifest = json.loads((tmp / name / MANIFEST).read_text(encoding="utf-8"))
-        if manifest.get("name") != name:
-            raise PoolError(
-                f"archive {archive}: folder {name!r} holds pool {manifest.get('name')!r}"
-            )
+        where = f"archive {archive}: {name}/{MANIFEST}"
+        manifest = read_manifest(tmp / name / MANIFEST, where, "export the pool again")
+        if manifest["name"] != name:
+            raise PoolError(f"archive {archive}: folder {name!r} holds pool {manifest['name']!r}")
         _verify(tmp / name, archive)
         _replace(tmp / name, dest)
     finally:

@@ -13,7 +13,7 @@ from typing import Any
 
 from benchmark.errors import PoolError
 from benchmark.paths import download_cache
-from benchmark.pool.store import MANIFEST, Pool, pool_path
+from benchmark.pool.store import MANIFEST, Pool, check_pool_name, pool_path
 
 log = logging.getLogger(__name__)
 
@@ -40,6 +40,8 @@ def build_pool(name: str, *, force: bool = False, max_docs_per_source: int | Non
     """Build the embedded pool ``name`` (a no-op when already built, unless ``force``)."""
     if name not in BUILDERS:
         raise PoolError(f"no builder for pool {name!r}; embedded pools: {', '.join(BUILDERS)}")
+    if max_docs_per_source is not None and max_docs_per_source < 1:
+        raise PoolError(f"--max-docs-per-source must be at least 1, got {max_docs_per_source}")
     dest = pool_path(name if max_docs_per_source is None else f"{name}-reduced")
     if (dest / MANIFEST).is_file() and not force:
         log.info("pool %s already built at %s", name, dest)
@@ -50,6 +52,7 @@ def build_pool(name: str, *, force: bool = False, max_docs_per_source: int | Non
 
 def ensure_pool(name: str) -> Pool:
     """Open pool ``name``, building it first when it is an embedded pool not yet built."""
+    check_pool_name(name)
     dest = pool_path(name)
     if (dest / MANIFEST).is_file():
         return Pool(dest)

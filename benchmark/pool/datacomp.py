@@ -143,7 +143,9 @@ def read_tar(task: tuple[str, str, str, int, tuple[int, ...], bool]) -> dict[str
             out["w"].append(w)
             out["h"].append(h)
     except (tarfile.TarError, EOFError) as err:
-        raise PoolError(f"{path}: not a readable tar ({err})") from None
+        # tarfile's "r:*" lists every compression it tried, a line each
+        why = "not a tar file, or a damaged one" if "\n" in str(err) else str(err)
+        raise PoolError(f"{path}: not a readable tar ({why})") from None
     finally:
         if enc is not None:
             enc.close()
@@ -165,7 +167,14 @@ def _read_metadata(files: list[Path]):
 
     tables, records, file_of = [], [], []
     for i, f in enumerate(files):
-        t = pq.read_table(f)
+        try:
+            t = pq.read_table(f)
+        except (pa.ArrowException, OSError) as err:  # not parquet, truncated, or damaged
+            first = (str(err).strip().splitlines() or [type(err).__name__])[0]
+            raise PoolError(
+                f"{f}: not a readable parquet file ({first}); pass --metadata with DataComp's "
+                "metadata parquet files"
+            ) from None
         if "uid" not in t.column_names:
             raise PoolError(f"{f}: no 'uid' column (columns: {', '.join(t.column_names)})")
         tables.append(t)

@@ -73,7 +73,6 @@ import hashlib
 import logging
 import multiprocessing
 import os
-import re
 import shutil
 import tempfile
 from collections.abc import Callable, Iterator, Sequence
@@ -86,14 +85,14 @@ import numpy as np
 
 from benchmark.errors import PoolError
 from benchmark.io import sha256_file
-from benchmark.pool.store import MANIFEST, UID_DTYPE, Pool, pool_path
+from benchmark.pool.store import MANIFEST, UID_DTYPE, Pool, check_pool_name, pool_path
 from benchmark.pool.uidindex import halves_to_hex, hex_to_halves, write_index128
 
 log = logging.getLogger(__name__)
 
 FORMATS = ("dclm", "datacomp")
 IMPORT_VERSION = "1"  # the importer's output format; recorded as the pool's version
-_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,99}$")
+TRACKS = {"dclm": "lm", "datacomp": "clip"}  # the track each format's pool trains
 
 
 def import_external(
@@ -115,8 +114,15 @@ def import_external(
 
     if fmt not in FORMATS:
         raise PoolError(f"unknown pool format {fmt!r}; valid: {', '.join(FORMATS)}")
-    if not _NAME.match(name):
-        raise PoolError(f"pool name {name!r} must be letters, digits, '.', '_' or '-'")
+    check_pool_name(name)
+    other = "datacomp" if fmt == "dclm" else "dclm"
+    for flag, given in (
+        ("--id-field", id_field is not None and fmt == "datacomp"),
+        ("--metadata", metadata is not None and fmt == "dclm"),
+        ("--encoded", encoded and fmt == "dclm"),
+    ):
+        if given:
+            raise PoolError(f"{flag} is for --format {other}, not --format {fmt}; leave it out")
     if name in BUILDERS or name.removesuffix("-reduced") in BUILDERS:
         raise PoolError(f"{name!r} is an embedded pool's name; pick another for an import")
     if workers < 1:
@@ -127,6 +133,8 @@ def import_external(
     dest = pool_path(name)
     if (dest / MANIFEST).is_file() and not force:
         raise PoolError(f"pool {name!r} already exists at {dest}; use --force to replace it")
+    check_tokenizer(tokenizer, TRACKS[fmt])  # before hours of reading shards
+    check_evals_from(evals_from, TRACKS[fmt])
     with staging(dest) as tmp:
         if fmt == "dclm":
             from benchmark.pool.dclm import import_dclm
@@ -208,25 +216,30 @@ def parallel_map(
     from tqdm import tqdm
 
     weights = list(weights) if weights is not None else [1] * len(tasks)
-    bar = tqdm(total=sum(weights), desc=desc, unit=unit, unit_scale=True, mininterval=1.0)
+    # leave=False: the bar is cleared when done, so that an error after it is the one line
+    # left on the terminal (the importers log what they did when they finish)
+    bar = tqdm(
+        total=sum(weights), desc=desc, unit=unit, unit_scale=True, mininterval=1.0, leave=False
+    )
     try:
         if workers == 1 or len(tasks) <= 1:
             out = []
             for task, w in zip(tasks, weights, strict=True):
                 out.append(fn(task))
                 bar.update(w)
-            return out
-        ctx = multiprocessing.get_context("spawn")  # no fork after tokenizers' threads
-        with ProcessPoolExecutor(min(workers, len(tasks)), ctx, _worker_init) as ex:
-            futures = [ex.submit(fn, t) for t in tasks]
-            for f, w in zip(futures, weights, strict=True):
-                f.add_done_callback(lambda _, w=w: bar.update(w))
-            try:
-                return [f.result() for f in futures]
-            except BaseException:
-                for f in futures:
-                    f.cancel()
-                raise
+        else:
+            ctx = multiprocessing.get_context("spawn")  # no fork after tokenizers' threads
+            with ProcessPoolExecutor(min(workers, len(tasks)), ctx, _worker_init) as ex:
+                futures = [ex.submit(fn, t) for t in tasks]
+                for f, w in zip(futures, weights, strict=True):
+                    f.add_done_callback(lambda _, w=w: bar.update(w))
+                try:
+                    out = [f.result() for f in futures]
+                except BaseException:
+                    for f in futures:
+                        f.cancel()
+                    raise
+        return out
     finally:
         bar.close()
 
@@ -286,41 +299,68 @@ def tokenizer_name(path: Path) -> str:
 OPENAI_CLIP = "openai-clip"  # the tokenizer open_clip's built-in configs (ViT-B-32, ...) expect
 
 
-def install_tokenizer(spec: str, out: Path, track: str, train: Callable[[Path], dict]) -> dict:
-    """Put the pool's tokenizer in ``out``: trained (``train``), a built pool's, or a
-    folder's; return the manifest's ``tokenizer`` record."""
+def check_tokenizer(spec: str, track: str) -> None:
+    """Refuse a ``--tokenizer`` that :func:`install_tokenizer` cannot install, in one line
+    and before any shard is read."""
     if spec == "train":
-        return {**train(out), "from": "trained on the pool"}
+        return
     path = Path(spec).expanduser()
     if spec == OPENAI_CLIP:
         if track != "clip":
             raise PoolError(f"--tokenizer {OPENAI_CLIP} is a caption tokenizer: clip pools only")
-        from benchmark.pool.captions import openai_clip_tokenizer
-
-        openai_clip_tokenizer(out)
-        record = {"from": "OpenAI CLIP's BPE, from open_clip's wheel", "name": OPENAI_CLIP}
     elif path.is_dir():
         if not (path / "tokenizer.json").is_file():
             raise PoolError(f"--tokenizer {spec}: no tokenizer.json in that folder")
-        shutil.copytree(path, out)
-        record = {"from": f"folder {path.resolve()}", "name": tokenizer_name(path.resolve())}
     elif (pool_path(spec) / MANIFEST).is_file():
         src = Pool(pool_path(spec))
         if src.track != track:
             raise PoolError(f"--tokenizer {spec}: a {src.track} pool; need a {track} pool's")
-        shutil.copytree(src.tokenizer_dir, out)
-        record = {**src.manifest.get("tokenizer", {}), "from": f"pool {spec}", "name": spec}
     else:
         raise PoolError(
             f"--tokenizer {spec!r} is neither 'train', '{OPENAI_CLIP}', a folder with a "
             "tokenizer.json, nor a built pool"
         )
+
+
+def install_tokenizer(spec: str, out: Path, track: str, train: Callable[[Path], dict]) -> dict:
+    """Put the pool's tokenizer in ``out``: trained (``train``), a built pool's, or a
+    folder's; return the manifest's ``tokenizer`` record."""
+    check_tokenizer(spec, track)
+    if spec == "train":
+        return {**train(out), "from": "trained on the pool"}
+    path = Path(spec).expanduser()
+    if spec == OPENAI_CLIP:
+        from benchmark.pool.captions import openai_clip_tokenizer
+
+        openai_clip_tokenizer(out)
+        record = {"from": "OpenAI CLIP's BPE, from open_clip's wheel", "name": OPENAI_CLIP}
+    elif path.is_dir():
+        shutil.copytree(path, out)
+        record = {"from": f"folder {path.resolve()}", "name": tokenizer_name(path.resolve())}
+    else:  # a built pool of the track (check_tokenizer)
+        src = Pool(pool_path(spec))
+        shutil.copytree(src.tokenizer_dir, out)
+        record = {**src.manifest.get("tokenizer", {}), "from": f"pool {spec}", "name": spec}
     from transformers import AutoTokenizer
 
     tok = AutoTokenizer.from_pretrained(str(out))
     if tok.eos_token_id is None:
         raise PoolError(f"--tokenizer {spec}: the tokenizer has no end-of-text (eos) token")
     return {**record, "vocab_size": len(tok), "eos_token": tok.eos_token}
+
+
+def check_evals_from(evals_from: str | None, track: str) -> None:
+    """Refuse an ``--evals-from`` that is not a built ``track`` pool with eval data."""
+    if evals_from is None:
+        return
+    check_pool_name(evals_from)
+    if not (pool_path(evals_from) / MANIFEST).is_file():
+        raise PoolError(
+            f"--evals-from {evals_from}: pool not built; run `bench pool build {evals_from}`"
+        )
+    src = Pool(pool_path(evals_from))
+    if src.track != track or not src.evals_dir.is_dir():
+        raise PoolError(f"--evals-from {evals_from}: not a {track} pool with eval data")
 
 
 def copy_evals(evals_from: str | None, tmp: Path, track: str) -> dict | None:
@@ -332,12 +372,7 @@ def copy_evals(evals_from: str | None, tmp: Path, track: str) -> dict | None:
             "text-default" if track == "lm" else "image-default",
         )
         return None
-    if not (pool_path(evals_from) / MANIFEST).is_file():
-        raise PoolError(
-            f"--evals-from {evals_from}: pool not built; run `bench pool build {evals_from}`"
-        )
+    check_evals_from(evals_from, track)
     src = Pool(pool_path(evals_from))
-    if src.track != track or not src.evals_dir.is_dir():
-        raise PoolError(f"--evals-from {evals_from}: not a {track} pool with eval data")
     shutil.copytree(src.evals_dir, tmp / "evals")
     return {"from": evals_from, "fingerprint": src.fingerprint, "items": src.manifest.get("evals")}

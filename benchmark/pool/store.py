@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import re
 from functools import cached_property
 from pathlib import Path
 from typing import Any
@@ -35,6 +36,38 @@ from benchmark.paths import pools_dir
 
 UID_DTYPE = "S32"
 MANIFEST = "manifest.json"
+# what every manifest holds (the readers index these directly)
+MANIFEST_KEYS = ("name", "version", "track", "num_items", "fingerprint", "sources")
+_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,99}$")
+
+
+def check_pool_name(name: str) -> None:
+    """A pool name is a folder name under ``$BENCH_HOME/pools``: no path, no spaces."""
+    if not _NAME.match(name):
+        raise PoolError(
+            f"pool name {name!r} must be letters, digits, '.', '_' or '-' (at most 100, "
+            "starting with a letter or digit)"
+        )
+
+
+def read_manifest(
+    path: Path, where: str | None = None, fix: str = "rebuild or re-import the pool"
+) -> dict[str, Any]:
+    """A pool's ``manifest.json``, checked to be an object with :data:`MANIFEST_KEYS`;
+    errors name it as ``where`` (default: its path) and end with ``fix``."""
+    where = where or str(path)
+    try:
+        manifest = json.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise PoolError(f"{path.parent} is not a built pool (no {MANIFEST})") from None
+    except (ValueError, OSError) as exc:  # JSONDecodeError and UnicodeDecodeError included
+        raise PoolError(f"{where} is not valid JSON ({exc}); {fix}") from None
+    if not isinstance(manifest, dict):
+        raise PoolError(f"{where} is not a JSON object; {fix}")
+    missing = [k for k in MANIFEST_KEYS if k not in manifest]
+    if missing:
+        raise PoolError(f"{where} lacks {missing[0]!r}; {fix}")
+    return manifest
 
 
 def make_uid(source: str, locator: str, text: str) -> str:
@@ -60,10 +93,7 @@ class Pool:
 
     def __init__(self, root: Path) -> None:
         self.root = root
-        try:
-            self.manifest: dict[str, Any] = json.loads((root / MANIFEST).read_text())
-        except FileNotFoundError:
-            raise PoolError(f"{root} is not a built pool (no {MANIFEST})") from None
+        self.manifest: dict[str, Any] = read_manifest(root / MANIFEST)
 
     @property
     def name(self) -> str:
@@ -150,6 +180,7 @@ def pool_path(name: str) -> Path:
 
 def open_pool(name: str) -> Pool:
     """The built pool ``name``; a clear error says how to build it when it is missing."""
+    check_pool_name(name)
     root = pool_path(name)
     if not (root / MANIFEST).is_file():
         raise PoolError(f"pool {name!r} is not built; run `bench pool build {name}`")

@@ -14,6 +14,6 @@ pools), ``image`` (image-text pools); ``bench select --list`` prints them all.
 from __future__ import annotations
 
 from benchmark.select import basic, image, text  # noqa: F401  (they register their methods)
-from benchmark.select.registry import METHODS, describe, select
+from benchmark.select.registry import METHODS, check_options, describe, select
 
-__all__ = ["METHODS", "describe", "select"]
+__all__ = ["METHODS", "check_options", "describe", "select"]

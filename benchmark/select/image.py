@@ -173,7 +173,7 @@ def clip_scores(pool: Pool, checkpoint: Path, batch_size: int = 512) -> np.ndarr
     return scores
 
 
-@register("clip-score", track="clip")
+@register("clip-score", track="clip", pool_only=False)
 def select_clip_score(pool: Pool, *, fraction: float = 0.3, checkpoint: str = "") -> np.ndarray:
     """DataComp's CLIP score filter: keep the ``fraction`` of pairs whose image and caption
     agree most under the CLIP at ``checkpoint`` (a run directory of this harness; the

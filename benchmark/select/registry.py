@@ -28,6 +28,7 @@ class Registered:
     name: str
     func: Method
     track: str | None  # "lm" or "clip" when the method needs that kind of pool
+    pool_only: bool = True  # its subset follows from the pool and the options alone
 
     @property
     def options(self) -> dict[str, Any]:
@@ -43,13 +44,17 @@ class Registered:
 METHODS: dict[str, Registered] = {}
 
 
-def register(name: str, track: str | None = None) -> Callable[[Method], Method]:
-    """Register ``func(pool, *, option=default, ...) -> rows`` under ``name``."""
+def register(
+    name: str, track: str | None = None, *, pool_only: bool = True
+) -> Callable[[Method], Method]:
+    """Register ``func(pool, *, option=default, ...) -> rows`` under ``name``.
+    ``pool_only=False``: the method also reads files outside the pool (a model), so the
+    leaderboard keeps its subsets' uid files rather than the method and options."""
 
     def add(func: Method) -> Method:
         if name in METHODS:
             raise ValueError(f"selection method {name!r} registered twice")
-        METHODS[name] = Registered(name, func, track)
+        METHODS[name] = Registered(name, func, track, pool_only)
         return func
 
     return add
@@ -63,25 +68,68 @@ def describe() -> list[dict[str, Any]]:
     ]
 
 
-def select(method: str, pool: Pool, out: Path, **options: Any) -> int:
-    """Run ``method`` on ``pool`` with ``options``, write the subset to ``out`` and its
-    provenance to ``out.meta.json``; return the subset's size."""
+def _option(method: str, key: str, value: Any, default: Any) -> Any:
+    """``value`` as option ``key`` takes it: of its default's type (a whole number for an
+    int, any number for a float, a list of names for a tuple), else a one-line error."""
+    where = f"option {key} of method {method}"
+    if isinstance(default, bool):
+        if not isinstance(value, bool):
+            raise BenchError(f"{where} must be true or false, got {value!r}")
+    elif isinstance(default, int):
+        if isinstance(value, bool) or not isinstance(value, int):
+            raise BenchError(f"{where} must be a whole number, got {value!r}")
+    elif isinstance(default, float):
+        if isinstance(value, bool) or not isinstance(value, int | float):
+            raise BenchError(f"{where} must be a number, got {value!r}")
+        value = float(value)
+    elif isinstance(default, str):
+        if not isinstance(value, str):
+            raise BenchError(f"{where} must be text, got {value!r} (quote it: {key}='...')")
+    elif isinstance(default, tuple):
+        if isinstance(value, str):
+            value = tuple(v for v in value.split(",") if v)
+        if not isinstance(value, list | tuple) or not all(isinstance(v, str) for v in value):
+            raise BenchError(f"{where} must be a list of names, e.g. [a, b], got {value!r}")
+        value = tuple(value)
+    return value
+
+
+def check_options(method: str, options: dict[str, Any]) -> dict[str, Any]:
+    """``options`` checked against ``method``'s signature (names, types, the common ranges),
+    a whole number given for a float option made a float; cheap, so the CLI checks them
+    before it opens or builds the pool."""
+    from benchmark.config import check_seed
+
     if method not in METHODS:
         raise BenchError(f"unknown selection method {method!r}; valid: {', '.join(METHODS)}")
-    entry = METHODS[method]
-    if entry.track and entry.track != pool.track:
-        raise BenchError(
-            f"method {method} needs a {entry.track} pool; {pool.name} is a {pool.track} pool"
-        )
-    valid = entry.options
+    valid = METHODS[method].options
     unknown = sorted(set(options) - set(valid))
     if unknown:
         raise BenchError(
             f"method {method} has no option {unknown[0]!r}; "
             f"valid: {', '.join(valid) or 'none'} (see bench select --list)"
         )
-    if "fraction" in options and not 0 < float(options["fraction"]) <= 1:
+    options = {k: _option(method, k, v, valid[k]) for k, v in options.items()}
+    if "fraction" in options and not 0 < options["fraction"] <= 1:
         raise BenchError(f"--fraction must be in (0, 1], got {options['fraction']}")
+    if "seed" in options:
+        check_seed(options["seed"])
+    return options
+
+
+def select(method: str, pool: Pool, out: Path, **options: Any) -> int:
+    """Run ``method`` on ``pool`` with ``options``, write the subset to ``out`` and its
+    provenance to ``out.meta.json``; return the subset's size."""
+    from benchmark.subset import check_output
+
+    options = check_options(method, options)
+    check_output(out)
+    entry = METHODS[method]
+    if entry.track and entry.track != pool.track:
+        raise BenchError(
+            f"method {method} needs a {entry.track} pool; {pool.name} is a {pool.track} pool"
+        )
+    valid = entry.options
     start = time.perf_counter()
     rows = np.asarray(entry.func(pool, **options), dtype=np.int64)
     seconds = time.perf_counter() - start

@@ -82,6 +82,14 @@ def select_minhash_dedup(
     near-duplicate. ``seed`` seeds the hash permutations."""
     from datasketch import MinHash, MinHashLSH
 
+    if not 0 < threshold <= 1:
+        raise BenchError(f"minhash-dedup: threshold must be in (0, 1], got {threshold}")
+    if num_perm < 2 or ngram < 1:
+        raise BenchError(
+            f"minhash-dedup: num_perm must be at least 2 and ngram at least 1, got "
+            f"num_perm={num_perm}, ngram={ngram}"
+        )
+
     lsh = MinHashLSH(threshold=threshold, num_perm=num_perm)
     # One permutation set for all signatures: MinHash(seed=...) draws it once per object.
     template = MinHash(num_perm=num_perm, seed=seed)
