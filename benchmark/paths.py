@@ -2,8 +2,14 @@
 
 Everything built or downloaded (pools, the registry download cache) lives under
 ``$BENCH_HOME`` (default: ``~/.cache/databench``); tests point it at a temporary
-directory. The repository's own files (scales/, evals/, leaderboard/) are found from
-the package location, or from ``$BENCH_REPO`` when the package is installed elsewhere.
+directory.
+
+The repository (scales/, evals/, leaderboard/) is ``$BENCH_REPO`` if set, else the
+source checkout this package runs from, else the working directory. The recipes, suites
+and entry schema come from the repository when it has them, else from the copies an
+installed wheel carries as package data (``benchmark/_scales``, ``_evals``, ``_board``):
+a ``pip install .`` finds every scale from any folder, and the leaderboard is the
+working directory's ``leaderboard/`` (or ``--board``), never one in site-packages.
 """
 
 from __future__ import annotations
@@ -32,10 +38,30 @@ def download_cache() -> Path:
     return Path(env) if env else bench_home() / "downloads"
 
 
+PACKAGE = Path(__file__).resolve().parent
+SHIPPED = {"scales": "_scales", "evals": "_evals", "leaderboard": "_board"}  # wheel copies
+
+
 def repo_root() -> Path:
-    """The repository holding scales/, evals/ and leaderboard/."""
+    """The repository holding scales/, evals/ and leaderboard/ (see the module docstring)."""
     env = os.environ.get("BENCH_REPO")
-    return Path(env) if env else Path(__file__).resolve().parent.parent
+    if env:
+        return Path(env)
+    checkout = PACKAGE.parent
+    if (checkout / "pyproject.toml").is_file() and (checkout / "scales").is_dir():
+        return checkout
+    return Path.cwd()
+
+
+def repo_file(name: str) -> Path:
+    """``scales``, ``evals`` or ``leaderboard/schema.json``: the repository's own, else the
+    copy the installed package carries."""
+    path = repo_root() / name
+    if path.exists():
+        return path
+    top, _, rest = name.partition("/")
+    shipped = PACKAGE / SHIPPED[top] / rest
+    return shipped if shipped.exists() else path
 
 
 def is_file_stem(name: str) -> bool:
@@ -44,8 +70,8 @@ def is_file_stem(name: str) -> bool:
 
 
 def scales_dir() -> Path:
-    return repo_root() / "scales"
+    return repo_file("scales")
 
 
 def evals_dir() -> Path:
-    return repo_root() / "evals"
+    return repo_file("evals")

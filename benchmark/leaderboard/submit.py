@@ -34,7 +34,7 @@ from typing import Any
 from benchmark.errors import EntryError
 from benchmark.io import atomic_path, sha256_file, sha256_tree
 from benchmark.leaderboard import provenance
-from benchmark.paths import repo_root
+from benchmark.paths import repo_file, repo_root
 
 log = logging.getLogger(__name__)
 
@@ -44,7 +44,7 @@ def leaderboard_dir() -> Path:
 
 
 def load_schema() -> dict[str, Any]:
-    return json.loads((leaderboard_dir() / "schema.json").read_text())
+    return json.loads(repo_file("leaderboard/schema.json").read_text())
 
 
 def check_schema(entry: dict[str, Any], where: str) -> None:
