@@ -216,6 +216,8 @@ def test_submit_refuses_edited_numbers_and_its_board_verifies(runs, board, tmp_p
         submit(bad, allow_nonstandard=True, board=tmp_path / "other")
     assert not list((tmp_path / "other").glob("*/*/*.json"))
     # what submit stored regenerates every subset: `bench select` remakes it on the pool
+    labels = sorted(e["subset"]["method"]["label"] for _, e in load_entries(board))
+    assert labels == ["junk-only", "random", "random"]  # from each subset's .meta.json
     sources = {e["subset"]["source"] for _, e in load_entries(board)}
     assert len(sources) == 2 and all(s.endswith(".json") for s in sources)
     reports = verify([], board=board, pools=True, progress=False)

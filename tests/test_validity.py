@@ -47,6 +47,8 @@ def _write(board: Path, name: str, scale: str, seed: int, value: float, minute: 
     entry["metrics"]["headline"]["value"] = value
     entry["metrics"]["tasks"][TASK]["value"] = value / 2
     entry["details"]["file"] = f"{name}.details.json.gz"
+    method = name.split("-", 2)[2].rsplit("-s", 1)[0]  # lm-xs-no-junk-s0 -> no-junk
+    entry["subset"]["method"] = {"name": method, "options": {}, "label": method}
     out = board / "lm" / scale
     out.mkdir(parents=True, exist_ok=True)
     shutil.copy(TEMPLATE.with_suffix(".details.json.gz"), out / entry["details"]["file"])
@@ -117,8 +119,22 @@ def test_methods_are_grouped_and_incomparable_entries_skipped(board):
     ]
     assert [m.name for m in methods if m.oracle] == ["no-junk", "no-junk"]
     assert len(skipped) == 1 and skipped[0].startswith("lm-xs-d-s0.json: suite/pool")
-    assert method_name({"track": "lm", "scale": "xs", "name": "lm-xs-minhash-dedup-s3", "seed": 3})
-    assert method_name({"track": "lm", "scale": "xs", "name": "lm-xs-x-s3", "seed": 4}) is None
+    assert method_name({"subset": {"method": None}}) is None
+
+
+def test_an_entry_records_the_method_that_made_its_subset(tmp_path):
+    from benchmark.io import write_json
+    from benchmark.select.registry import meta_path, subset_method
+
+    file = tmp_path / "oracle.txt"
+    meta = {"method": "sources", "options": {"qualities": ["junk"], "exclude": True}}
+    write_json(meta_path(file), {**meta, "pool": {"fingerprint": "f"}, "num_selected": 7})
+    method = subset_method(str(file), 7)
+    assert method == {"name": "sources", "options": meta["options"], "label": "no-junk"}
+    assert method_name({"subset": {"method": method}}) == "no-junk"
+    assert subset_method(str(file), 8) is None  # the file changed since bench select wrote it
+    assert subset_method(str(tmp_path / "other.txt"), 7) is None  # another tool wrote it
+    assert subset_method(None, 100)["label"] == "all"
 
 
 def test_each_scale_keeps_its_own_suite_version(board):
@@ -280,6 +296,7 @@ def test_recipe_noise_summarises_each_arm_from_finished_runs(tmp_path, monkeypat
             for seed, value in enumerate(values):
                 entry = json.loads(TEMPLATE.with_suffix(".json").read_text())
                 entry.update(name=f"lm-small-{method}-s{seed}", scale="small", seed=seed)
+                entry["subset"]["method"] = {"name": method, "options": {}, "label": method}
                 entry["metrics"]["headline"]["value"] = value
                 entry["recipe"]["overrides"] = ["optim.lr=1e-3", "runtime.precision=fp32"]
                 (runs / arm / entry["name"]).mkdir(parents=True)

@@ -18,6 +18,7 @@ from typing import Any
 from benchmark import __version__
 from benchmark.io import sha256_tree, write_json
 from benchmark.paths import repo_root
+from benchmark.select.registry import subset_method
 
 SCHEMA_VERSION = 1
 _PACKAGES = (
@@ -112,6 +113,7 @@ def build_entry(
             "num_unique": subset.num_unique,
             "num_tokens": num_tokens,
             "file": subset.file or None,
+            "method": subset_method(subset.file or None, subset.num_uids),
         },
         "metrics": metrics,
         "train": {

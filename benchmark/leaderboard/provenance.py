@@ -35,28 +35,23 @@ WHOLE_POOL = "pool"
 def _method_record(entry: dict[str, Any], file: Path) -> dict[str, Any] | None:
     """The ``bench select`` provenance beside ``file`` when it regenerates the subset."""
     from benchmark.select import METHODS
+    from benchmark.select.registry import read_meta
 
-    meta_path = Path(f"{file}.meta.json")
-    if not meta_path.is_file():
-        return None
-    try:
-        meta = json.loads(meta_path.read_text(encoding="utf-8"))
-        method, options, pool = meta["method"], meta["options"], meta["pool"]
-        selected = meta["num_selected"]
-    except (json.JSONDecodeError, KeyError, TypeError):
-        return None  # not a provenance file this harness wrote: keep the uid file instead
-    registered = METHODS.get(method)
-    same = pool.get("fingerprint") == entry["pool"]["fingerprint"]
+    meta = read_meta(file)
+    if meta is None:
+        return None  # no provenance this harness wrote: keep the uid file instead
+    registered = METHODS.get(meta["method"])
+    same = meta["pool"]["fingerprint"] == entry["pool"]["fingerprint"]
     if registered is None or not registered.pool_only or not same:
         return None
-    if selected != entry["subset"]["num_uids"]:
+    if meta["num_selected"] != entry["subset"]["num_uids"]:
         return None  # the file changed after bench select wrote it
     return {
         "sha256": entry["subset"]["sha256"],
-        "method": method,
-        "options": options,
-        "pool": {"name": pool.get("name"), "fingerprint": pool["fingerprint"]},
-        "num_uids": selected,
+        "method": meta["method"],
+        "options": meta["options"],
+        "pool": {"name": meta["pool"].get("name"), "fingerprint": meta["pool"]["fingerprint"]},
+        "num_uids": meta["num_selected"],
     }
 
 

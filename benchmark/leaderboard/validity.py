@@ -20,7 +20,6 @@ from __future__ import annotations
 import itertools
 import logging
 import math
-import re
 from collections import Counter
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
@@ -175,10 +174,10 @@ class TaskNoise:
 
 
 def method_name(entry: Entry) -> str | None:
-    """``lm-xs-minhash-dedup-s0`` → ``minhash-dedup``; None if the name breaks the convention."""
-    prefix = re.escape(f"{entry['track']}-{entry['scale']}-")
-    m = re.fullmatch(rf"{prefix}(.+)-s(\d+)", entry["name"])
-    return m.group(1) if m and int(m.group(2)) == entry["seed"] else None
+    """The selection method the entry records (``subset.method.label``: ``minhash-dedup``,
+    ``junk-only``, ``all``); None if it records none."""
+    method = entry["subset"].get("method")
+    return method["label"] if method else None
 
 
 def _keep_majority(
@@ -279,7 +278,7 @@ def collect_methods(entries: list[tuple[Path, Entry]]) -> tuple[list[Method], li
     for path, e in kept:
         name = method_name(e)
         if name is None:
-            reason = f"{path.name}: name is not <track>-<scale>-<method>-s<its seed>"
+            reason = f"{path.name}: records no selection method (subset.method)"
             log.warning("skipped %s", reason)
             skipped.append(reason)
             continue

@@ -24,7 +24,14 @@ def select_random(pool: Pool, *, fraction: float = 0.5, seed: int = 0) -> np.nda
     return np.sort(rng.choice(pool.num_items, size=num, replace=False))
 
 
-@register("sources")
+def _sources_label(options: dict) -> str:
+    """``junk-only`` (qualities=[junk]), ``no-junk`` (the same with exclude), likewise for
+    sources."""
+    names = "+".join([*options.get("sources", ()), *options.get("qualities", ())])
+    return f"no-{names}" if options.get("exclude") else f"{names}-only"
+
+
+@register("sources", label=_sources_label)
 def select_sources(
     pool: Pool,
     *,

@@ -29,6 +29,7 @@ class Registered:
     func: Method
     track: str | None  # "lm" or "clip" when the method needs that kind of pool
     pool_only: bool = True  # its subset follows from the pool and the options alone
+    label: Callable[[dict[str, Any]], str] | None = None  # its subsets' name, from options
 
     @property
     def options(self) -> dict[str, Any]:
@@ -45,16 +46,22 @@ METHODS: dict[str, Registered] = {}
 
 
 def register(
-    name: str, track: str | None = None, *, pool_only: bool = True
+    name: str,
+    track: str | None = None,
+    *,
+    pool_only: bool = True,
+    label: Callable[[dict[str, Any]], str] | None = None,
 ) -> Callable[[Method], Method]:
     """Register ``func(pool, *, option=default, ...) -> rows`` under ``name``.
     ``pool_only=False``: the method also reads files outside the pool (a model), so the
-    leaderboard keeps its subsets' uid files rather than the method and options."""
+    leaderboard keeps its subsets' uid files rather than the method and options.
+    ``label(options)``: what to call a subset of it when the options make it another
+    subset in kind (``sources`` with ``qualities=[junk]`` is ``junk-only``)."""
 
     def add(func: Method) -> Method:
         if name in METHODS:
             raise ValueError(f"selection method {name!r} registered twice")
-        METHODS[name] = Registered(name, func, track, pool_only)
+        METHODS[name] = Registered(name, func, track, pool_only, label)
         return func
 
     return add
@@ -117,6 +124,40 @@ def check_options(method: str, options: dict[str, Any]) -> dict[str, Any]:
     return options
 
 
+def meta_path(out: Path) -> Path:
+    """Where ``select`` writes the provenance of the subset file ``out``."""
+    return Path(f"{out}.meta.json")
+
+
+def read_meta(out: Path) -> dict[str, Any] | None:
+    """The provenance ``select`` wrote beside ``out``; None if there is none (or it is not
+    one this harness wrote)."""
+    import json
+
+    try:
+        meta = json.loads(meta_path(out).read_text(encoding="utf-8"))
+        ok = isinstance(meta["method"], str) and isinstance(meta["options"], dict)
+        ok = ok and isinstance(meta["pool"]["fingerprint"], str) and meta["num_selected"] >= 1
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError, KeyError, TypeError):
+        return None
+    return meta if ok else None
+
+
+def subset_method(file: str | None, num_uids: int) -> dict[str, Any] | None:
+    """What made a run's subset, for its entry: ``{"name", "options", "label"}`` from the
+    file's provenance (the whole pool: ``all``); None when no ``bench select`` record
+    matches the file (another tool wrote it, or it changed since)."""
+    if not file:
+        return {"name": "all", "options": {}, "label": "all"}
+    meta = read_meta(Path(file))
+    if meta is None or meta["num_selected"] != num_uids:
+        return None
+    name, options = meta["method"], meta["options"]
+    registered = METHODS.get(name)
+    label = registered.label(options) if registered and registered.label else name
+    return {"name": name, "options": options, "label": label}
+
+
 def select(method: str, pool: Pool, out: Path, **options: Any) -> int:
     """Run ``method`` on ``pool`` with ``options``, write the subset to ``out`` and its
     provenance to ``out.meta.json``; return the subset's size."""
@@ -148,7 +189,7 @@ def select(method: str, pool: Pool, out: Path, **options: Any) -> int:
     }
     if any(pool_labels(pool)[1].values()):  # an embedded pool: what the subset keeps of each label
         meta["composition"] = composition(pool, rows)
-    write_json(Path(f"{out}.meta.json"), meta)
+    write_json(meta_path(out), meta)
     labels = meta.get("composition", {}).get("labels", {})
     shares = ", ".join(f"{k} {v['share']:.0%}" for k, v in labels.items())
     log.info(
