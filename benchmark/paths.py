@@ -55,13 +55,11 @@ def repo_root() -> Path:
 
 def repo_file(name: str) -> Path:
     """``scales``, ``evals`` or ``leaderboard/schema.json``: the repository's own, else the
-    copy the installed package carries."""
-    path = repo_root() / name
-    if path.exists():
-        return path
+    source checkout's (``$BENCH_REPO`` may name a repository of recipes without a schema),
+    else the copy the installed package carries."""
     top, _, rest = name.partition("/")
-    shipped = PACKAGE / SHIPPED[top] / rest
-    return shipped if shipped.exists() else path
+    candidates = (repo_root() / name, PACKAGE.parent / name, PACKAGE / SHIPPED[top] / rest)
+    return next((p for p in candidates if p.exists()), candidates[0])
 
 
 def is_file_stem(name: str) -> bool:

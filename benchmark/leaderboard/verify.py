@@ -28,7 +28,9 @@ import numpy as np
 from benchmark.errors import BenchError, EntryError
 from benchmark.io import sha256_file, sha256_tree
 
-REL_TOL = 1e-9  # the stored value is computed from the same items: only float noise differs
+# The stored value is computed from the same items: only rounding differs, in float32 for
+# some metrics (DataComp's retrieval recall is a float32 mean: 0.2750000059604645 vs 0.275).
+REL_TOL = 1e-6
 PROB_TOL = 1e-6  # per-item prob_correct is stored rounded to 6 decimals
 
 
