@@ -47,8 +47,9 @@ def _pool_info(args: argparse.Namespace) -> int:
                 f"  sha256 {s['sha256'][:16]}…"
             )
             continue
+        quality, items = s.get("quality", "-"), s.get("num_items", "-")  # image sources: none
         print(
-            f"{s['name']:<18}{s['quality']:<10}{s['num_items']:>8}{s.get('num_tokens', 0):>11}  "
+            f"{s['name']:<18}{quality:<10}{items:>8}{s.get('num_tokens', 0):>11}  "
             f"{s['registry']}:{s['package']}={s['version']} ({s['licence']})"
         )
     return 0

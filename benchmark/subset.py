@@ -33,7 +33,8 @@ from pathlib import Path
 import numpy as np
 
 from benchmark.errors import SubsetError
-from benchmark.pool.store import UID_DTYPE, Pool
+from benchmark.pool.format import OFFSETS, UID_DTYPE
+from benchmark.pool.store import Pool
 from benchmark.pool.uidindex import UidIndex, halves_to_hex, hex_to_halves
 
 FORMATS = (".txt", ".npy", ".parquet")
@@ -339,7 +340,7 @@ def _digest(pool: Pool, counts: np.ndarray) -> tuple[str, int, int | None]:
     """
     h = hashlib.sha256()
     chars = np.asarray(pool.uids).view(np.uint8).reshape(len(pool.uids), 32)
-    offsets = pool.offsets if (pool.root / "offsets.npy").is_file() else None
+    offsets = pool.offsets if (pool.root / OFFSETS).is_file() else None
     num_unique, num_tokens = 0, 0
     with ThreadPoolExecutor(1) as hashing:  # hashes block k while block k + 1 is gathered
         pending = hashing.submit(h.update, b"")

@@ -27,7 +27,8 @@ from pathlib import Path
 
 import numpy as np
 
-from benchmark.pool.uidindex import INDEX128, halves_to_hex
+from benchmark.pool.format import UIDS128
+from benchmark.pool.uidindex import halves_to_hex
 
 # One measured check, in a fresh interpreter: prints a JSON line.
 _CHILD = r"""
@@ -100,7 +101,7 @@ def make_pool(home: Path, name: str, num_items: int, seed: int) -> tuple[np.ndar
     root = home / "pools" / name
     root.mkdir(parents=True)
     _write_hex(root / "uids.npy", hi, lo)
-    np.save(root / INDEX128, np.stack([hi, lo]))
+    np.save(root / UIDS128, np.stack([hi, lo]))
     offsets = np.zeros(num_items + 1, dtype=np.int64)
     np.cumsum(rng.integers(1, 2000, size=num_items), out=offsets[1:])
     np.save(root / "offsets.npy", offsets)

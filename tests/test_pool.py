@@ -8,7 +8,8 @@ import pytest
 from benchmark.errors import PoolError
 from benchmark.io import sha256_file
 from benchmark.paths import download_cache
-from benchmark.pool.store import Pool, make_uid, open_pool
+from benchmark.pool.format import make_uid
+from benchmark.pool.store import Pool, open_pool
 from benchmark.pool.text_default import build_text_default
 from tests.conftest import MAX_DOCS
 

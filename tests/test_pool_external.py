@@ -185,9 +185,9 @@ def test_pool_info_lists_the_shards(dclm_pool, datacomp_pool):
 def test_workers_and_source_folder_do_not_change_the_pool(
     bench_home, dclm_pool, dclm_src, tmp_path, monkeypatch
 ):
-    import benchmark.pool.dclm as dclm
+    import benchmark.pool.writer as writer
 
-    monkeypatch.setattr(dclm, "SHARD_ROWS", 70)  # several tokenization tasks
+    monkeypatch.setattr(writer, "SHARD_ROWS", 70)  # several docs shards and tokenization tasks
     moved = shutil.copytree(dclm_src, tmp_path / "elsewhere")
     one = import_external("ext-dclm-w1", "dclm", dclm_src, workers=1)
     two = import_external("ext-dclm-w2", "dclm", moved, workers=2)
@@ -206,7 +206,7 @@ def test_workers_and_source_folder_do_not_change_the_pool(
 
 
 def test_tokenizer_from_a_folder(bench_home, dclm_pool, dclm_src, tmp_path):
-    from benchmark.pool.external import tokenizer_name
+    from benchmark.pool.importing import tokenizer_name
 
     folder = shutil.copytree(dclm_pool.tokenizer_dir, tmp_path / "models--Org--tok" / "snap")
     pool = import_external("ext-dclm-tokdir", "dclm", dclm_src, tokenizer=str(folder))

@@ -11,8 +11,8 @@ import pytest
 
 from benchmark.io import sha256_file
 from benchmark.paths import download_cache
+from benchmark.pool.format import make_uid
 from benchmark.pool.image_default import build_image_default
-from benchmark.pool.store import make_uid
 from tests.conftest import MAX_IMAGE_OBJECTS
 
 COLUMNS = {
@@ -33,6 +33,14 @@ def test_manifest_describes_a_clip_pool(tiny_image_pool):
         assert "non-commercial" not in s["licence"].lower() and "-nc" not in s["licence"].lower()
     images = [s for s in m["sources"] if s["role"] == "images"]
     assert {s["registry"] for s in images} == {"npm", "apt"}
+
+
+def test_pool_info_prints_an_image_pool(tiny_image_pool, capsys):
+    from benchmark.cli import main
+
+    assert main(["pool", "info", tiny_image_pool.name]) == 0  # its sources have no quality
+    out = capsys.readouterr().out
+    assert "twemoji" in out and tiny_image_pool.fingerprint in out
 
 
 def test_rows_uids_and_image_caches_line_up(tiny_image_pool):

@@ -6,15 +6,15 @@ The checkpoint is loaded the way users load it, with
 ``open_clip.create_model_and_transforms("local-dir:PATH")`` and its tokenizer with
 ``open_clip.get_tokenizer("local-dir:PATH")``. The scoring is clip-benchmark's:
 ``zero_shot_classifier`` + ``run_classification`` for classification (templates and
-class names from the task's ``classes.json``) and ``recall_at_k`` for retrieval.
+class names from the task's classes file) and ``recall_at_k`` for retrieval.
 Per-item results (correct or not, the probability of the true class, per-item
 recall) go to ``RUN_DIR/eval/items.jsonl`` so two entries can be compared item by
 item. Each finished task is kept in the run directory (``resume``), so a killed
 evaluation re-run starts at the first unfinished task.
 
-Task data lives in the pool's ``evals/<task>/`` (built with the pool, never part of it):
-``images.npy`` (uint8, ``(N, H, W, 3)``), and ``labels.npy`` + ``classes.json``
-(classification) or ``captions.json`` (retrieval).
+Task data lives in the pool's eval folder, a folder a task (built with the pool, never
+part of it; the files are named in :mod:`benchmark.pool.format`): images (uint8,
+``(N, H, W, 3)``), and labels + classes (classification) or captions (retrieval).
 """
 
 from __future__ import annotations
@@ -33,6 +33,7 @@ import torch.nn.functional as F
 from benchmark.errors import EvalError
 from benchmark.evaluate.resume import FinishedTasks
 from benchmark.evaluate.suite import Suite, TaskSpec, metrics_block
+from benchmark.pool.format import EVAL_CAPTIONS, EVAL_CLASSES, EVAL_IMAGES, EVAL_LABELS
 
 log = logging.getLogger(__name__)
 
@@ -83,9 +84,9 @@ def classify(model, tokenizer, task_dir: Path, size: int, batch_size: int, devic
         zero_shot_classifier,
     )
 
-    classes = json.loads((task_dir / "classes.json").read_text())
-    labels = torch.from_numpy(np.load(task_dir / "labels.npy").astype(np.int64))
-    images = to_model_input(np.load(task_dir / "images.npy", mmap_mode="r"), size)
+    classes = json.loads((task_dir / EVAL_CLASSES).read_text())
+    labels = torch.from_numpy(np.load(task_dir / EVAL_LABELS).astype(np.int64))
+    images = to_model_input(np.load(task_dir / EVAL_IMAGES, mmap_mode="r"), size)
     classifier = zero_shot_classifier(
         model, tokenizer, classes["classnames"], classes["templates"], device, amp=False
     )
@@ -122,8 +123,8 @@ def classify(model, tokenizer, task_dir: Path, size: int, batch_size: int, devic
 
 def retrieve(model, tokenizer, task_dir: Path, size: int, batch_size: int, device: str):
     """Image→text and text→image recall@k of a task of the pool's eval sets."""
-    captions: list[list[str]] = json.loads((task_dir / "captions.json").read_text())
-    images = to_model_input(np.load(task_dir / "images.npy", mmap_mode="r"), size)
+    captions: list[list[str]] = json.loads((task_dir / EVAL_CAPTIONS).read_text())
+    images = to_model_input(np.load(task_dir / EVAL_IMAGES, mmap_mode="r"), size)
     texts = [c for caps in captions for c in caps]
     with torch.no_grad():
         img_emb = torch.cat(
@@ -197,9 +198,9 @@ def gallery_recall(scores, positive, text_image: np.ndarray, num_images: int, re
 
 def task_kind(data_dir: Path, name: str) -> str:
     task_dir = data_dir / name
-    if (task_dir / "classes.json").is_file():
+    if (task_dir / EVAL_CLASSES).is_file():
         return "classification"
-    if (task_dir / "captions.json").is_file():
+    if (task_dir / EVAL_CAPTIONS).is_file():
         return "retrieval"
     raise EvalError(
         f"eval data for task {name!r} is missing under {data_dir}; rebuild the pool "

@@ -18,7 +18,6 @@ at a time and each finished one is kept (``resume``): a killed evaluation resume
 
 from __future__ import annotations
 
-import json
 import logging
 import math
 import time
@@ -77,14 +76,13 @@ def task_manager(suite: Suite, data_dir: Path, task_dir: Path):
 
 def check_data_version(suite: Suite, data_dir: Path) -> None:
     """Fail when the pool's eval data is not the version the suite's task files need
-    (``eval_data.json``, written with the data; a pool without one holds version 1)."""
+    (:func:`benchmark.pool.format.eval_data_version`)."""
     if suite.eval_data_version is None:
         return
-    from benchmark.pool.text_evals import EVAL_DATA_FILE
+    from benchmark.pool.format import eval_data_version
 
-    record = data_dir / EVAL_DATA_FILE
-    found = json.loads(record.read_text())["version"] if record.is_file() else "1"
-    if str(found) != suite.eval_data_version:
+    found = eval_data_version(data_dir)
+    if found != suite.eval_data_version:
         raise EvalError(
             f"suite {suite.name} v{suite.version} needs eval data version "
             f"{suite.eval_data_version}, but {data_dir} holds version {found}: rebuild the pool "

@@ -1,6 +1,7 @@
 """Candidate pools: building them from registry material, and reading them back.
 
-``store`` holds the on-disk format and the :class:`Pool` reader; ``text_default`` builds
+``format`` owns the on-disk format (file names, uid, content hash, fingerprint),
+``writer`` writes it, ``store`` holds the :class:`Pool` reader; ``text_default`` builds
 the embedded LM pool; ``fetch`` and ``text_sources`` bring in the real material.
 """
 

@@ -1,7 +1,7 @@
 """Move a built pool between machines as one archive, its fingerprint checked on import.
 
 An archive is a tar of the pool directory under one top folder named after the pool
-(``text-default/manifest.json``, ``text-default/docs-00000.parquet``, ...): ``.tar``,
+(``text-default/<each file of the pool>``): ``.tar``,
 ``.tar.gz``/``.tgz``, ``.tar.xz``, or ``.tar.zst`` (needs the ``zstandard`` package).
 Import extracts into a temporary folder beside the destination, recomputes the
 fingerprint from the shards' uids and texts, compares it with the manifest, and only
@@ -14,9 +14,7 @@ then renames the folder into place, so a pool is either complete and verified or
 from __future__ import annotations
 
 import logging
-import shutil
 import tarfile
-import tempfile
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -25,16 +23,9 @@ from typing import IO
 from benchmark.errors import PoolError
 from benchmark.io import atomic_path, check_output_file
 from benchmark.paths import pools_dir
-from benchmark.pool.store import (
-    MANIFEST,
-    Pool,
-    check_pool_name,
-    content_hash,
-    fingerprint,
-    open_pool,
-    pool_path,
-    read_manifest,
-)
+from benchmark.pool.format import DOCS_GLOB, MANIFEST, fingerprint_of, item_content
+from benchmark.pool.store import Pool, check_pool_name, open_pool, pool_path, read_manifest
+from benchmark.pool.writer import replace_dir, scratch
 
 log = logging.getLogger(__name__)
 
@@ -103,23 +94,22 @@ def _pool_name(tar_members: list[tarfile.TarInfo], archive: Path) -> str:
 
 
 def recompute_fingerprint(root: Path) -> str:
-    """The fingerprint of a pool directory from its shards: each item's content is its
-    ``text``, and for an image-text pool its caption and ``image_sha256`` together."""
+    """The fingerprint of a pool directory from its docs shards: each item's content is
+    its ``text``, and for an image-text pool its caption and ``image_sha256``."""
     pool = Pool(root)
     image = pool.track == "clip"
     table = pool.read_table(["uid", "text", "image_sha256"] if image else ["uid", "text"])
     texts = table.column("text").to_pylist()
-    if image:
-        shas = table.column("image_sha256").to_pylist()
-        texts = [f"{t}\n{sha}" for t, sha in zip(texts, shas, strict=True)]
-    return fingerprint(table.column("uid").to_pylist(), [content_hash(t) for t in texts])
+    shas = table.column("image_sha256").to_pylist() if image else [None] * len(texts)
+    contents = [item_content(t, sha) for t, sha in zip(texts, shas, strict=True)]
+    return fingerprint_of(table.column("uid").to_pylist(), contents)
 
 
 def _verify(root: Path, archive: Path) -> Pool:
     pool = Pool(root)
     if not pool.shard_paths():
         raise PoolError(
-            f"archive {archive}: {root.name}/ has no docs-*.parquet shards; export the pool again"
+            f"archive {archive}: {root.name}/ has no {DOCS_GLOB} shards; export the pool again"
         )
     try:
         actual = recompute_fingerprint(root)
@@ -170,10 +160,7 @@ def import_pool(archive: Path, force: bool = False) -> Pool:
     if not archive.is_file():
         raise PoolError(f"archive {archive} not found")
     _compression(archive)  # a known file type, before anything is extracted
-    staging_parent = pools_dir()
-    staging_parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=".import.", dir=staging_parent))
-    try:
+    with scratch(pools_dir(), ".import.") as tmp:  # the pool's name is in the archive
         name = _extract(archive, tmp)
         dest = pool_path(name)
         if (dest / MANIFEST).exists() and not force:
@@ -183,21 +170,9 @@ def import_pool(archive: Path, force: bool = False) -> Pool:
         if manifest["name"] != name:
             raise PoolError(f"archive {archive}: folder {name!r} holds pool {manifest['name']!r}")
         _verify(tmp / name, archive)
-        _replace(tmp / name, dest)
-    finally:
-        shutil.rmtree(tmp, ignore_errors=True)
+        replace_dir(tmp / name, dest)
     log.info("imported pool %s into %s", name, dest)
     return Pool(dest)
-
-
-def _replace(src: Path, dest: Path) -> None:
-    """Rename ``src`` onto ``dest``, moving an existing ``dest`` aside first."""
-    old = dest.with_name(f".{dest.name}.old")
-    if dest.exists():
-        shutil.rmtree(old, ignore_errors=True)
-        dest.rename(old)
-    src.rename(dest)
-    shutil.rmtree(old, ignore_errors=True)
 
 
 def describe_archive(path: Path) -> str:

@@ -13,7 +13,8 @@ from typing import Any
 
 from benchmark.errors import PoolError
 from benchmark.paths import download_cache
-from benchmark.pool.store import MANIFEST, Pool, check_pool_name, pool_path
+from benchmark.pool.format import MANIFEST
+from benchmark.pool.store import Pool, check_pool_name, pool_path
 
 log = logging.getLogger(__name__)
 

@@ -19,17 +19,17 @@ fails the check with their count (filter it to the pool first). The caption is t
 ``.txt``, or else the metadata's ``text`` (or ``caption``) column.
 
 **Images.** Each image is decoded once (JPEG at a reduced scale where that suffices),
-centre-cropped to a square and resized (bicubic) to each ``--image-sizes`` size into
-``images-{size}.npy`` (uint8, uid order), the cache ``bench train --track clip`` reads;
-the recipe's ``data.image_size`` must be one of them. The tars are not copied: the
-manifest lists each with its sha256. An item's content hash is over its caption and the
-sha256 of its image file's bytes.
+centre-cropped to a square and resized (bicubic) to each ``--image-sizes`` size into the
+pool's image caches (uint8, uid order; :func:`benchmark.pool.format.decode_square`), which
+``bench train --track clip`` reads; the recipe's ``data.image_size`` must be one of them.
+The tars are not copied: the manifest lists each with its sha256. An item's
+``image_sha256`` is the sha256 of its image file's bytes, and its content
+(:func:`benchmark.pool.format.item_content`) is its caption and that sha256.
 """
 
 from __future__ import annotations
 
 import hashlib
-import io
 import json
 import logging
 import re
@@ -43,7 +43,19 @@ import numpy as np
 
 from benchmark.errors import PoolError
 from benchmark.io import sha256_file, write_json
-from benchmark.pool.external import (
+from benchmark.pool.format import (
+    ENCODED_IMAGES,
+    ENCODED_OFFSETS,
+    MANIFEST,
+    TOKENIZER_DIR,
+    UID_DTYPE,
+    content_digest,
+    decode_square,
+    fingerprint,
+    images_name,
+    item_content,
+)
+from benchmark.pool.importing import (
     IMPORT_VERSION,
     copy_evals,
     find_shards,
@@ -51,21 +63,16 @@ from benchmark.pool.external import (
     install_tokenizer,
     parallel_map,
     shard_record,
-    sorted_fingerprint,
     uid_order,
-    write_index,
 )
-from benchmark.pool.store import MANIFEST, UID_DTYPE
+from benchmark.pool.writer import write_docs, write_uid_index
 
 log = logging.getLogger(__name__)
 
 IMAGE_EXTS = ("jpg", "jpeg", "png", "webp")
-SHARD_ROWS = 50_000  # items per docs-*.parquet
 VOCAB_SIZE = 4096  # as image-default's caption tokenizer
 _HEX32 = re.compile(r"^[0-9a-fA-F]{32}$")
 _KEY_EXT = re.compile(r"^((?:.*/|)[^./]+)\.([^/]*)$")  # webdataset: key up to the first dot
-# --encoded: the image files' bytes, uid order, for streaming decode (benchmark.train.images)
-ENCODED_IMAGES, ENCODED_OFFSETS = "encoded-images.npy", "encoded-offsets.npy"
 _OWN_COLUMNS = ("uid", "text", "source", "locator", "url", "image_sha256", "width", "height")
 
 
@@ -79,23 +86,6 @@ def _samples(path: Path) -> Iterator[tuple[str, dict[str, bytes]]]:
                 f = tar.extractfile(member)
                 groups.setdefault(m.group(1), {})[m.group(2).lower()] = f.read() if f else b""
     yield from groups.items()
-
-
-def decode_square(data: bytes, sizes: tuple[int, ...]) -> tuple[int, int, list[np.ndarray]]:
-    """Width, height, and the image centre-cropped and resized to each size (RGB uint8)."""
-    from PIL import Image
-
-    with Image.open(io.BytesIO(data)) as im:
-        width, height = im.size
-        if sizes:
-            im.draft("RGB", (max(sizes), max(sizes)))  # JPEG: the smallest scale that fits
-        rgb = im.convert("RGB")
-    if not sizes:
-        return width, height, []
-    side = min(rgb.size)
-    left, top = (rgb.width - side) // 2, (rgb.height - side) // 2
-    square = rgb.crop((left, top, left + side, top + side))
-    return width, height, [np.asarray(square.resize((s, s), Image.BICUBIC)) for s in sizes]
 
 
 def read_tar(task: tuple[str, str, str, int, tuple[int, ...], bool]) -> dict[str, Any]:
@@ -212,9 +202,8 @@ def _metadata_files(source: Path, metadata: Path | None) -> list[Path]:
 def _write_docs(
     tmp: Path, parsed: list[dict], texts: list[str], order: np.ndarray, meta, meta_rows
 ) -> list[str]:
-    """``docs-*.parquet`` in uid order: the samples' own columns and their metadata."""
+    """The docs shards in uid order: the samples' own columns and their metadata."""
     import pyarrow as pa
-    import pyarrow.parquet as pq
 
     def cat(key: str) -> list:
         return [x for p in parsed for x in p[key]]
@@ -237,22 +226,15 @@ def _write_docs(
     for name in extra.column_names:
         if name not in _OWN_COLUMNS:
             own = own.append_column(name, extra.column(name))
-    names = []
-    for k, start in enumerate(range(0, len(order), SHARD_ROWS)):
-        name = f"docs-{k:05d}.parquet"
-        pq.write_table(own.slice(start, SHARD_ROWS), tmp / name, compression="zstd")
-        names.append(name)
-    return names
+    return write_docs(tmp, own)
 
 
 def _write_images(tmp: Path, parsed: list[dict], order: np.ndarray, sizes) -> None:
-    """``images-{size}.npy`` in uid order from the per-shard parts."""
+    """The image caches in uid order from the per-shard parts."""
     dest = np.empty(len(order), dtype=np.int64)
     dest[order] = np.arange(len(order))  # original item -> row in uid order
     for s in sizes:
-        out = np.lib.format.open_memmap(
-            tmp / f"images-{s}.npy", "w+", np.uint8, (len(order), s, s, 3)
-        )
+        out = np.lib.format.open_memmap(tmp / images_name(s), "w+", np.uint8, (len(order), s, s, 3))
         start = 0
         for i in range(len(parsed)):
             part_path = tmp / f"img-{i:06d}-{s}.npy"
@@ -265,8 +247,8 @@ def _write_images(tmp: Path, parsed: list[dict], order: np.ndarray, sizes) -> No
 
 
 def _write_encoded(tmp: Path, parsed: list[dict], order: np.ndarray) -> int:
-    """``encoded-images.npy`` (uint8, the image files' bytes in uid order) and
-    ``encoded-offsets.npy`` (int64, N + 1) from the per-shard parts, copied through memory
+    """:data:`ENCODED_IMAGES` (uint8, the image files' bytes in uid order) and
+    :data:`ENCODED_OFFSETS` (int64, N + 1) from the per-shard parts, copied through memory
     maps one image at a time; the byte count."""
     lengths = np.concatenate([p["enc_lengths"] for p in parsed])  # original item order
     part_of = np.repeat(np.arange(len(parsed)), [len(p["enc_lengths"]) for p in parsed])
@@ -335,10 +317,10 @@ def import_datacomp(
     shards = _write_docs(tmp, parsed, texts, order, meta, meta_rows)
     _write_images(tmp, parsed, order, sizes)
     encoded_bytes = _write_encoded(tmp, parsed, order) if encoded else None
-    write_index(tmp, sorted_uids)
+    write_uid_index(tmp, sorted_uids)
     shas = [x for p in parsed for x in p["sha"]]
     digests = np.frombuffer(
-        b"".join(hashlib.sha256(f"{texts[k]}\n{shas[k]}".encode()).digest() for k in order),
+        b"".join(content_digest(item_content(texts[k], shas[k])) for k in order),
         dtype=np.uint8,
     ).reshape(-1, 32)
 
@@ -355,7 +337,7 @@ def import_datacomp(
             "eos_token": "</s>",
         }
 
-    tok_record = install_tokenizer(tokenizer, tmp / "tokenizer", "clip", train)
+    tok_record = install_tokenizer(tokenizer, tmp / TOKENIZER_DIR, "clip", train)
     evals = copy_evals(evals_from, tmp, "clip")
     if evals is not None:
         evals["overlap_checked"] = False  # the eval images are made, not crawled
@@ -364,7 +346,7 @@ def import_datacomp(
         "version": IMPORT_VERSION,
         "track": "clip",
         "num_items": len(sorted_uids),
-        "fingerprint": sorted_fingerprint(sorted_uids, digests),
+        "fingerprint": fingerprint(sorted_uids, digests),
         "external": {
             "format": "datacomp",
             "source": str(source),

@@ -10,7 +10,8 @@ layout works as it is). Each non-blank line is a JSON object with a ``text`` str
 ``metadata.WARC-Record-ID`` (DCLM-Pool's Common Crawl record id), ``WARC-Record-ID``,
 ``url``; ``--id-field a.b`` names one instead (then every record must have it). An id
 of 32 hex characters is the uid itself (lower-cased); any other id's uid is the first
-32 hex characters of the sha256 of its UTF-8 text, e.g. for DCLM-Pool::
+32 hex characters of the sha256 of its UTF-8 text (:func:`benchmark.pool.format.uid_of_id`),
+e.g. for DCLM-Pool::
 
     uid = hashlib.sha256(record["metadata"]["WARC-Record-ID"].encode()).hexdigest()[:32]
 
@@ -18,7 +19,7 @@ A record with none of those fields takes the sha256 of its ``text``. Two records
 one uid are an error (deduplicate first, or choose another ``--id-field``).
 
 The pool's items are the documents as they are (no chunking: DCLM trains on whole
-documents); ``docs-*.parquet`` keeps ``uid``, ``text``, ``source`` (the shard's path),
+documents); the docs shards keep ``uid``, ``text``, ``source`` (the shard's path),
 ``locator`` (``shard:line``), ``url``, ``num_words``, ``num_chars``, ``language`` (a
 cheap guess) and ``meta`` (the rest of the record as JSON, e.g. DCLM's classifier
 scores), for selection methods to read.
@@ -26,7 +27,6 @@ scores), for selection methods to read.
 
 from __future__ import annotations
 
-import hashlib
 import io
 import json
 import logging
@@ -40,7 +40,20 @@ import numpy as np
 from benchmark.errors import PoolError
 from benchmark.io import write_json
 from benchmark.pool import textmeta
-from benchmark.pool.external import (
+from benchmark.pool.format import (
+    EVALS_DIR,
+    MANIFEST,
+    OFFSETS,
+    TOKENIZER_DIR,
+    TOKENIZER_JSON,
+    TOKENS,
+    UID_DTYPE,
+    content_digest,
+    fingerprint,
+    item_content,
+    uid_of_id,
+)
+from benchmark.pool.importing import (
     IMPORT_VERSION,
     copy_evals,
     find_shards,
@@ -48,18 +61,14 @@ from benchmark.pool.external import (
     install_tokenizer,
     parallel_map,
     shard_record,
-    sorted_fingerprint,
-    uid_of_id,
     uid_order,
-    write_index,
 )
-from benchmark.pool.store import MANIFEST, UID_DTYPE
+from benchmark.pool.writer import write_docs, write_uid_index
 
 log = logging.getLogger(__name__)
 
 SUFFIXES = (".jsonl", ".jsonl.zst", ".jsonl.zstd")
 ID_FIELDS = ("uid", "id", "metadata.WARC-Record-ID", "WARC-Record-ID", "url")
-SHARD_ROWS = 50_000  # items per docs-*.parquet, and per tokenization task
 VOCAB_SIZE = 8192  # as text-default's tokenizer
 TOKENIZER_SAMPLE_BYTES = 8_000_000  # as text-default: the first items in uid order
 NGRAM = 13  # eval overlap check, as text-default
@@ -131,7 +140,7 @@ def read_shard(task: tuple[str, str, str, int, str | None]) -> dict[str, Any]:
             if key is None and id_field:
                 raise PoolError(f"{path}:{lineno}: no {id_field!r} field (--id-field)")
             id_from[key or "text"] += 1
-            digest = hashlib.sha256(text.encode()).digest()
+            digest = content_digest(item_content(text))
             cols["uid"].append(uid_of_id(_field(rec, key)) if key else digest.hex()[:32])
             cols["text"].append(text)
             cols["url"].append(str(rec.get("url") or _field(rec, "metadata.WARC-Target-URI") or ""))
@@ -211,7 +220,7 @@ def _eval_texts(evals_dir: Path) -> list[str]:
 
 
 def _write_docs(tmp: Path, num_parts: int, order: np.ndarray) -> list[str]:
-    """The parsed shards, concatenated and reordered by uid, as ``docs-*.parquet``."""
+    """The parsed shards, concatenated and reordered by uid, as the docs shards."""
     import pyarrow as pa
     import pyarrow.parquet as pq
 
@@ -219,14 +228,7 @@ def _write_docs(tmp: Path, num_parts: int, order: np.ndarray) -> list[str]:
     table = pa.concat_tables(pq.read_table(p) for p in parts)
     for p in parts:
         p.unlink()
-    names = []
-    for k, start in enumerate(range(0, len(order), SHARD_ROWS)):
-        name = f"docs-{k:05d}.parquet"
-        pq.write_table(
-            table.take(order[start : start + SHARD_ROWS]), tmp / name, compression="zstd"
-        )
-        names.append(name)
-    return names
+    return write_docs(tmp, table, order)
 
 
 def _train_tokenizer(tmp: Path, shards: list[str]):
@@ -254,27 +256,27 @@ def _train_tokenizer(tmp: Path, shards: list[str]):
     return train
 
 
-def _tokenize(
-    tmp: Path, shards: list[str], num_items: int, workers: int, eval_texts: list[str] | None
-):
-    """``tokens.npy`` + ``offsets.npy`` from the docs shards; token count per item and
-    the eval items found in the pool."""
+def _tokenize(tmp: Path, shards: list[str], workers: int, eval_texts: list[str] | None):
+    """The token cache from the docs shards (a task each); token count per item and the
+    eval items found in the pool."""
+    import pyarrow.parquet as pq
+
     tasks = [
         (
             str(tmp / name),
-            str(tmp / "tokenizer" / "tokenizer.json"),
+            str(tmp / TOKENIZER_DIR / TOKENIZER_JSON),
             str(tmp / f"tokens-{k:05d}.npy"),
             eval_texts,
         )
         for k, name in enumerate(shards)
     ]
-    sizes = [min(SHARD_ROWS, num_items - k * SHARD_ROWS) for k in range(len(tasks))]
+    sizes = [pq.ParquetFile(tmp / name).metadata.num_rows for name in shards]
     results = parallel_map(tokenize_shard, tasks, workers, "tokenize", sizes, unit="doc")
     lengths = np.concatenate([r["lengths"] for r in results])
     offsets = np.zeros(len(lengths) + 1, dtype=np.int64)
     np.cumsum(lengths, out=offsets[1:])
     first = np.load(tasks[0][2], mmap_mode="r")
-    tokens = np.lib.format.open_memmap(tmp / "tokens.npy", "w+", first.dtype, (int(offsets[-1]),))
+    tokens = np.lib.format.open_memmap(tmp / TOKENS, "w+", first.dtype, (int(offsets[-1]),))
     pos = 0
     for task in tasks:
         part = np.load(task[2], mmap_mode="r")
@@ -284,7 +286,7 @@ def _tokenize(
         Path(task[2]).unlink()
     tokens.flush()
     del tokens
-    np.save(tmp / "offsets.npy", offsets)
+    np.save(tmp / OFFSETS, offsets)
     hits = sorted({i for r in results for i in r["eval_hits"]})
     return lengths, hits, str(first.dtype)
 
@@ -331,13 +333,13 @@ def import_dclm(
     digests = np.concatenate([p["digests"] for p in parsed])[order]
     t_read = time.time() - t0
     shards = _write_docs(tmp, len(parsed), order)
-    write_index(tmp, sorted_uids)
+    write_uid_index(tmp, sorted_uids)
     tok_record = install_tokenizer(
-        tokenizer, tmp / "tokenizer", "lm", _train_tokenizer(tmp, shards)
+        tokenizer, tmp / TOKENIZER_DIR, "lm", _train_tokenizer(tmp, shards)
     )
     evals = copy_evals(evals_from, tmp, "lm")
-    eval_texts = _eval_texts(tmp / "evals") if evals else None
-    lengths, hits, dtype = _tokenize(tmp, shards, len(sorted_uids), workers, eval_texts)
+    eval_texts = _eval_texts(tmp / EVALS_DIR) if evals else None
+    lengths, hits, dtype = _tokenize(tmp, shards, workers, eval_texts)
     if evals is not None:
         evals["contaminated_items_13gram"] = len(hits)
         if hits:
@@ -360,7 +362,7 @@ def import_dclm(
         "track": "lm",
         "num_items": len(sorted_uids),
         "num_tokens": int(lengths.sum()),
-        "fingerprint": sorted_fingerprint(sorted_uids, digests),
+        "fingerprint": fingerprint(sorted_uids, digests),
         "external": {
             "format": "dclm",
             "source": str(source),

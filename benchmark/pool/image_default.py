@@ -37,6 +37,15 @@ from benchmark.pool.captions import (
     train_caption_tokenizer,
 )
 from benchmark.pool.fetch import describe
+from benchmark.pool.format import (
+    EVALS_DIR,
+    TOKENIZER_DIR,
+    fingerprint_of,
+    images_name,
+    item_content,
+    make_uid,
+    tar_shard_name,
+)
 from benchmark.pool.image_render import (
     IMAGE_SIZE,
     augment_params,
@@ -48,7 +57,6 @@ from benchmark.pool.image_render import (
     seed_of,
 )
 from benchmark.pool.image_sources import HELDOUT_STYLE, IMAGE_SOURCES, ImageObject
-from benchmark.pool.store import content_hash, fingerprint, make_uid
 from benchmark.pool.writer import write_pool_dir
 
 log = logging.getLogger(__name__)
@@ -203,7 +211,7 @@ def build_image_default(
             text = p["text"]
             items.append(
                 {
-                    "uid": make_uid(p["source"], loc, f"{text}\n{sha}"),
+                    "uid": make_uid(p["source"], loc, item_content(text, sha)),
                     "text": text,
                     "source": p["source"],
                     "locator": loc,
@@ -228,12 +236,12 @@ def build_image_default(
     def build_payload(tmp: Path) -> dict[str, Any]:
         import webdataset as wds
 
-        np.save(tmp / "images-64.npy", np.stack([p[0] for p in payload]))
-        np.save(tmp / "images-32.npy", np.stack([p[1] for p in payload]))
-        (tmp / "shards").mkdir()
+        np.save(tmp / images_name(64), np.stack([p[0] for p in payload]))
+        np.save(tmp / images_name(32), np.stack([p[1] for p in payload]))
         shards = []
         for k, start in enumerate(range(0, len(items), SHARD_SAMPLES)):
-            name = f"shards/shard-{k:05d}.tar"
+            name = tar_shard_name(k)
+            (tmp / name).parent.mkdir(exist_ok=True)
             with wds.TarWriter(str(tmp / name), mtime=0.0) as sink:
                 for it, (_, _, png) in zip(
                     items[start : start + SHARD_SAMPLES],
@@ -243,14 +251,20 @@ def build_image_default(
                     meta = json.dumps(it, ensure_ascii=False, sort_keys=True)
                     sink.write({"__key__": it["uid"], "png": png, "txt": it["text"], "json": meta})
             shards.append(name)
-        train_caption_tokenizer([it["text"] for it in items], VOCAB_SIZE, tmp / "tokenizer")
+        train_caption_tokenizer([it["text"] for it in items], VOCAB_SIZE, tmp / TOKENIZER_DIR)
         pool_sha = {
             64: {it["image_sha256"] for it in items},
             32: {hashlib.sha256(p[1].tobytes()).hexdigest() for p in payload},
         }
         pool_dhash = np.array([int(it["dhash"], 16) for it in items], dtype=np.uint64)
         evals = write_evals(
-            tmp / "evals", eval_plan, eval_sprites, roots["bigbench"], pool_sha, pool_dhash, reduced
+            tmp / EVALS_DIR,
+            eval_plan,
+            eval_sprites,
+            roots["bigbench"],
+            pool_sha,
+            pool_dhash,
+            reduced,
         )
         manifest["build"]["total_seconds"] = round(time.time() - t0, 1)  # before the rename
         return {
@@ -281,9 +295,9 @@ def build_image_default(
         "version": VERSION,
         "track": "clip",
         "num_items": len(items),
-        "fingerprint": fingerprint(
+        "fingerprint": fingerprint_of(
             [it["uid"] for it in items],
-            [content_hash(f"{it['text']}\n{it['image_sha256']}") for it in items],
+            [item_content(it["text"], it["image_sha256"]) for it in items],
         ),
         "sources": records,
         "caption_kinds": KINDS,

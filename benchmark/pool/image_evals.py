@@ -11,9 +11,10 @@ Tasks (``evals/<task>/``):
 - ``emoji_retrieval``: every held-out emoji of the held-out art style with descriptive
   captions (names, not categories: the task closest to what the captions teach).
 
-A classification task holds ``images.npy`` (N, H, W, 3) uint8, ``labels.npy`` int64 and
-``classes.json`` (``classnames``, ``templates`` with ``{c}``); a retrieval task holds
-``images.npy`` and ``captions.json`` (a list of captions per image). No BIG-bench
+A classification task holds :data:`~benchmark.pool.format.EVAL_IMAGES` (N, H, W, 3)
+uint8, ``EVAL_LABELS`` int64 and ``EVAL_CLASSES`` (``classnames``, ``templates`` with
+``{c}``); a retrieval task holds ``EVAL_IMAGES`` and ``EVAL_CAPTIONS`` (a list of
+captions per image); the eval sets' ``MANIFEST`` describes them. No BIG-bench
 string (and so no canary) is copied: only pixels and label names.
 
     plan = plan_evals(heldout_objects, reduced=False)      # what to render
@@ -37,6 +38,7 @@ import numpy as np
 
 from benchmark.io import write_json
 from benchmark.pool.captions import descriptive
+from benchmark.pool.format import EVAL_CAPTIONS, EVAL_CLASSES, EVAL_IMAGES, EVAL_LABELS, MANIFEST
 from benchmark.pool.image_render import augment_params, compose, dhash, seed_of
 from benchmark.pool.image_sources import HELDOUT_STYLE, ImageObject
 
@@ -217,9 +219,9 @@ def write_evals(
         classnames = [classnames[i] for i in used]
         folder = out / name
         folder.mkdir(parents=True, exist_ok=True)
-        np.save(folder / "images.npy", images)
-        np.save(folder / "labels.npy", labels)
-        write_json(folder / "classes.json", {"classnames": classnames, "templates": templates})
+        np.save(folder / EVAL_IMAGES, images)
+        np.save(folder / EVAL_LABELS, labels)
+        write_json(folder / EVAL_CLASSES, {"classnames": classnames, "templates": templates})
         tasks[name] = {
             "kind": "classification",
             "num_items": len(labels),
@@ -273,8 +275,8 @@ def write_evals(
             captions.append(list(dict.fromkeys(descriptive([o], clean, rng) for _ in range(2))))
         keep = [i for i in range(len(objs)) if not bad[i]]
         (out / name).mkdir(parents=True, exist_ok=True)
-        np.save(out / name / "images.npy", images[keep])
-        write_json(out / name / "captions.json", [captions[i] for i in keep])
+        np.save(out / name / EVAL_IMAGES, images[keep])
+        write_json(out / name / EVAL_CAPTIONS, [captions[i] for i in keep])
         tasks[name] = {
             "kind": "retrieval",
             "num_items": len(keep),
@@ -305,5 +307,5 @@ def write_evals(
             "remaining": 0,
         },
     }
-    write_json(out / "manifest.json", manifest)
+    write_json(out / MANIFEST, manifest)
     return manifest

@@ -1,28 +1,15 @@
-"""The on-disk pool format and its reader.
+"""The pool reader: :class:`Pool` over a built pool directory, and where pools live.
 
-A built pool is a directory under ``$BENCH_HOME/pools/<name>/``:
+A pool is ``$BENCH_HOME/pools/<name>/`` in the format of :mod:`benchmark.pool.format`
+(which names every file); it is written by :mod:`benchmark.pool.writer`, so it is
+either complete or absent.
 
-- ``manifest.json``: name, version, track, ``num_items``, ``fingerprint`` (sha256 over
-  the sorted uids and their content hashes), sources with package, version, sha256 and
-  licence, and build statistics;
-- ``docs-NNNNN.parquet``: the items, sorted by uid (row i of the concatenated shards is
-  the i-th smallest uid): ``uid``, ``text``, ``source``, ``locator`` and metadata;
-- ``uids.npy``: the sorted uids as ``S32`` (32 lowercase hex characters), the index a
-  subset is checked against with a binary search;
-- ``uids128.npy``: the same uids as ``(2, N)`` uint64 high and low halves, the fast
-  index for large subsets (:mod:`benchmark.pool.uidindex`);
-- ``tokenizer/``: the track's tokenizer (``save_pretrained`` format);
-- ``tokens.npy`` + ``offsets.npy``: every item tokenized once (uint16 ids, concatenated in
-  uid order; item i is ``tokens[offsets[i]:offsets[i+1]]``), so a subset is a gather;
-- ``evals/``: the eval data built with the pool (never part of it).
-
-The directory is written under a temporary name and renamed, so a pool is either
-complete or absent.
+    pool = open_pool("text-default")
+    rows = pool.lookup(uids)          # row of each S32 uid, -1 where absent
 """
 
 from __future__ import annotations
 
-import hashlib
 import json
 import re
 from functools import cached_property
@@ -33,11 +20,17 @@ import numpy as np
 
 from benchmark.errors import PoolError
 from benchmark.paths import pools_dir
+from benchmark.pool.format import (
+    DOCS_GLOB,
+    EVALS_DIR,
+    MANIFEST,
+    MANIFEST_KEYS,
+    OFFSETS,
+    TOKENIZER_DIR,
+    TOKENS,
+    UIDS,
+)
 
-UID_DTYPE = "S32"
-MANIFEST = "manifest.json"
-# what every manifest holds (the readers index these directly)
-MANIFEST_KEYS = ("name", "version", "track", "num_items", "fingerprint", "sources")
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,99}$")
 
 
@@ -53,7 +46,7 @@ def check_pool_name(name: str) -> None:
 def read_manifest(
     path: Path, where: str | None = None, fix: str = "rebuild or re-import the pool"
 ) -> dict[str, Any]:
-    """A pool's ``manifest.json``, checked to be an object with :data:`MANIFEST_KEYS`;
+    """A pool's manifest (:data:`MANIFEST`), checked to be an object with :data:`MANIFEST_KEYS`;
     errors name it as ``where`` (default: its path) and end with ``fix``."""
     where = where or str(path)
     try:
@@ -68,24 +61,6 @@ def read_manifest(
     if missing:
         raise PoolError(f"{where} lacks {missing[0]!r}; {fix}")
     return manifest
-
-
-def make_uid(source: str, locator: str, text: str) -> str:
-    """A stable 32-hex uid from an item's source, locator and content."""
-    payload = f"{source}\n{locator}\n{text}".encode()
-    return hashlib.sha256(payload).hexdigest()[:32]
-
-
-def content_hash(text: str) -> str:
-    return hashlib.sha256(text.encode()).hexdigest()
-
-
-def fingerprint(uids: list[str], hashes: list[str]) -> str:
-    """sha256 over ``uid content_hash`` lines in uid order."""
-    h = hashlib.sha256()
-    for uid, ch in sorted(zip(uids, hashes, strict=True)):
-        h.update(f"{uid} {ch}\n".encode())
-    return h.hexdigest()
 
 
 class Pool:
@@ -114,15 +89,15 @@ class Pool:
     @cached_property
     def uids(self) -> np.ndarray:
         """The sorted uid index, ``S32``, memory-mapped."""
-        return np.load(self.root / "uids.npy", mmap_mode="r")
+        return np.load(self.root / UIDS, mmap_mode="r")
 
     @cached_property
     def offsets(self) -> np.ndarray:
-        return np.load(self.root / "offsets.npy", mmap_mode="r")
+        return np.load(self.root / OFFSETS, mmap_mode="r")
 
     @cached_property
     def tokens(self) -> np.ndarray:
-        return np.load(self.root / "tokens.npy", mmap_mode="r")
+        return np.load(self.root / TOKENS, mmap_mode="r")
 
     def token_counts(self) -> np.ndarray:
         """Tokens per item, in uid order."""
@@ -137,7 +112,7 @@ class Pool:
         return np.where(found, pos, -1)
 
     def shard_paths(self) -> list[Path]:
-        return sorted(self.root.glob("docs-*.parquet"))
+        return sorted(self.root.glob(DOCS_GLOB))
 
     def read_table(self, columns: list[str] | None = None):
         """The pool's items as one pyarrow table, in uid order."""
@@ -148,7 +123,7 @@ class Pool:
 
     @property
     def tokenizer_dir(self) -> Path:
-        return self.root / "tokenizer"
+        return self.root / TOKENIZER_DIR
 
     def load_tokenizer(self):
         from transformers import AutoTokenizer
@@ -157,7 +132,7 @@ class Pool:
 
     @property
     def evals_dir(self) -> Path:
-        return self.root / "evals"
+        return self.root / EVALS_DIR
 
     def summary(self) -> dict[str, Any]:
         m = self.manifest

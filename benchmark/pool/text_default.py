@@ -25,7 +25,15 @@ import numpy as np
 from benchmark.errors import PoolError
 from benchmark.pool import textmeta
 from benchmark.pool.fetch import describe
-from benchmark.pool.store import content_hash, fingerprint, make_uid
+from benchmark.pool.format import (
+    EVALS_DIR,
+    OFFSETS,
+    TOKENIZER_DIR,
+    TOKENS,
+    fingerprint_of,
+    item_content,
+    make_uid,
+)
 from benchmark.pool.tokenizer import tokenize_items, train_tokenizer
 from benchmark.pool.writer import write_pool_dir
 
@@ -66,7 +74,7 @@ def _collect(sources: Sequence[Any], cache_dir: Path, max_docs: int | None):
                 loc = f"{locator}#c{i}"
                 items.append(
                     {
-                        "uid": make_uid(src.name, loc, chunk),
+                        "uid": make_uid(src.name, loc, item_content(chunk)),
                         "text": chunk,
                         "source": src.name,
                         "locator": loc,
@@ -130,16 +138,16 @@ def build_text_default(
                 break
             sample.append(text)
             size += len(text.encode())
-        train_tokenizer(sample, VOCAB_SIZE, tmp / "tokenizer")
-        tokens, offsets = tokenize_items(tmp / "tokenizer", texts)
-        np.save(tmp / "tokens.npy", tokens)
-        np.save(tmp / "offsets.npy", offsets)
+        train_tokenizer(sample, VOCAB_SIZE, tmp / TOKENIZER_DIR)
+        tokens, offsets = tokenize_items(tmp / TOKENIZER_DIR, texts)
+        np.save(tmp / TOKENS, tokens)
+        np.save(tmp / OFFSETS, offsets)
         # Decontaminate as DCLM does: drop held-out passages sharing a 13-gram with the pool
         # (speeches quote each other), then check every eval item again.
         dirty = textmeta.overlapping(heldout, texts, n=13)
         clean = [p for p, d in zip(heldout, dirty, strict=True) if not d]
-        counts, eval_sources = build_text_evals(tmp / "evals", clean, cache_dir)
-        contaminated = sum(textmeta.overlapping(_eval_texts(tmp / "evals"), texts, n=13))
+        counts, eval_sources = build_text_evals(tmp / EVALS_DIR, clean, cache_dir)
+        contaminated = sum(textmeta.overlapping(_eval_texts(tmp / EVALS_DIR), texts, n=13))
         if contaminated:
             raise PoolError(f"pool {NAME}: {contaminated} eval items share a 13-gram with the pool")
         per_source: dict[str, int] = defaultdict(int)
@@ -172,8 +180,8 @@ def build_text_default(
         "version": VERSION,
         "track": "lm",
         "num_items": len(items),
-        "fingerprint": fingerprint(
-            [it["uid"] for it in items], [content_hash(it["text"]) for it in items]
+        "fingerprint": fingerprint_of(
+            [it["uid"] for it in items], [item_content(it["text"]) for it in items]
         ),
         "sources": records,
         "build": {

@@ -22,9 +22,10 @@ Three JSONL files (UTF-8, one object a line) are written into ``out_dir``:
 Everything is deterministic given ``seed`` and the inputs (the passages are sorted
 first). The same held-out passages feed every file but ``wordnet_define``.
 
-``eval_data.json`` records ``EVAL_DATA_VERSION`` and the item counts; a suite that needs a
-given version of the data names it (``eval_data_version``), so a pool built by an older
-release fails with a clear error instead of scoring a different item set. Version 2 has
+The version record (:data:`benchmark.pool.format.EVAL_DATA_FILE`) holds
+``EVAL_DATA_VERSION`` and the item counts; a suite that needs a given version of the
+data names it (``eval_data_version``), so a pool built by an older release fails with
+a clear error instead of scoring a different item set. Version 2 has
 about 4x the items of version 1 (cloze 2000, the other prose tasks 1200 each, 800
 held-out passages): at ``small`` most of the seed-to-seed spread of the v3 headline was
 items flipping between seeds, which shrinks with the item count. Each builder takes
@@ -46,12 +47,12 @@ from pathlib import Path
 
 from benchmark.io import atomic_path, write_json
 from benchmark.pool.fetch import Fetched, fetch_apt
+from benchmark.pool.format import EVAL_DATA_FILE
 
 log = logging.getLogger(__name__)
 
 WORDNET_PACKAGE = ("wordnet-base", "1:3.0-37")
 EVAL_DATA_VERSION = "2"
-EVAL_DATA_FILE = "eval_data.json"
 _POS_FILES = {"n": "data.noun", "v": "data.verb", "a": "data.adj"}
 _SS_NUMBER = {"n": 1, "v": 2, "a": 3, "s": 5}  # synset type -> sense-key digit
 _WORD = re.compile(r"[A-Za-z]+")

@@ -2,7 +2,7 @@
 
 The tokenizer is trained at pool-build time on a fixed sample of the pool (the first
 items in uid order up to a byte budget), so it is versioned with the pool. Every item is
-tokenized once into ``tokens.npy``/``offsets.npy`` so that a subset is a gather.
+tokenized once into the pool's token cache so that a subset is a gather.
 """
 
 from __future__ import annotations
@@ -12,6 +12,8 @@ from collections.abc import Sequence
 from pathlib import Path
 
 import numpy as np
+
+from benchmark.pool.format import TOKENIZER_JSON
 
 log = logging.getLogger(__name__)
 
@@ -45,7 +47,7 @@ def tokenize_items(tokenizer_dir: Path, texts: Sequence[str], batch: int = 4096)
     from tokenizers import Tokenizer
     from tqdm import tqdm
 
-    tok = Tokenizer.from_file(str(tokenizer_dir / "tokenizer.json"))
+    tok = Tokenizer.from_file(str(tokenizer_dir / TOKENIZER_JSON))
     if tok.get_vocab_size() > np.iinfo(np.uint16).max:
         raise ValueError("token cache stores uint16 ids; vocabulary too large")
     lengths = np.zeros(len(texts), dtype=np.int64)

@@ -1,10 +1,10 @@
 """The pool's uid index as 128-bit integers, for checking large subsets fast.
 
 A uid is 32 hex characters, i.e. a 128-bit integer: DataComp stores it as two unsigned
-64-bit halves (``u8,u8``). Beside ``uids.npy`` (sorted ``S32``, the index every reader
-knows) a pool holds ``uids128.npy``: the same uids as a ``(2, N)`` uint64 array, row 0
-the high halves and row 1 the low halves, both sorted like ``uids.npy`` (the order of
-32 lowercase hex characters is the order of the integers). Binary search on contiguous
+64-bit halves (``u8,u8``). Beside the sorted ``S32`` uids (the index every reader knows) a
+pool holds :data:`~benchmark.pool.format.UIDS128`: the same uids as a ``(2, N)`` uint64
+array, row 0 the high halves and row 1 the low halves, both sorted like the ``S32`` index
+(the order of 32 lowercase hex characters is the order of the integers). Binary search on contiguous
 uint64 is an order of magnitude faster than on 32-byte strings, and a DataComp ``.npy``
 subset needs no conversion at all. Pools built before the file existed get it computed
 in memory on first use (16 bytes per item).
@@ -22,7 +22,8 @@ from pathlib import Path
 
 import numpy as np
 
-INDEX128 = "uids128.npy"
+from benchmark.pool.format import UIDS128
+
 _HEX = np.frombuffer(b"0123456789abcdef", dtype=np.uint8)
 _BAD = 0xFFFF
 
@@ -80,8 +81,8 @@ def s32_to_halves(uids: np.ndarray, chunk: int = 1 << 20) -> np.ndarray:
 
 
 def write_index128(root: Path, uids: np.ndarray) -> None:
-    """Write ``uids128.npy`` for the sorted ``S32`` uids of a pool being built in ``root``."""
-    np.save(root / INDEX128, s32_to_halves(uids))
+    """Write the 128-bit index for the sorted ``S32`` uids of a pool being built in ``root``."""
+    np.save(root / UIDS128, s32_to_halves(uids))
 
 
 _GROUP_ITEMS = 1 << 15  # index items per search group: 256 KiB of high halves, cache-sized
@@ -119,7 +120,7 @@ class UidIndex:
 
     @classmethod
     def of(cls, pool) -> UidIndex:
-        path = pool.root / INDEX128
+        path = pool.root / UIDS128
         both = np.load(path, mmap_mode="r") if path.is_file() else s32_to_halves(pool.uids)
         return cls(hi=np.asarray(both[0]), lo=np.asarray(both[1]))  # views, not copies
 

@@ -1,8 +1,12 @@
-"""Write a pool directory atomically: shards, uid index, payload files, manifest.
+"""Write a pool directory: staged in a temporary folder beside it, renamed into place.
 
-The caller hands over items already sorted by uid and a callback that writes the
-track-specific payload (tokenizer, token cache, evals) into the temporary directory and
-returns extra manifest fields. The directory is renamed into place only when complete.
+Every builder and importer writes through :func:`staging`, so a pool is either complete
+or absent: the folder is renamed onto the destination only when the block that fills it
+succeeds (an existing pool is moved aside first and removed after), and removed on any
+error. :func:`write_docs` and :func:`write_uid_index` write the files every pool has,
+named by :mod:`benchmark.pool.format`; :func:`write_pool_dir` is the whole write for the
+embedded builders, who hand over items already sorted by uid and a callback that writes
+the track's payload (tokenizer, token cache, evals) and returns extra manifest fields.
 """
 
 from __future__ import annotations
@@ -10,30 +14,72 @@ from __future__ import annotations
 import shutil
 import tempfile
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
 from benchmark.io import write_json
-from benchmark.pool.store import MANIFEST, UID_DTYPE
+from benchmark.pool.format import MANIFEST, SHARD_ROWS, UID_DTYPE, UIDS, docs_name
 from benchmark.pool.uidindex import write_index128
 
-SHARD_ROWS = 50_000
+
+@contextmanager
+def scratch(parent: Path, prefix: str) -> Iterator[Path]:
+    """A temporary folder in ``parent`` (readable by all: a pool is shared data), removed
+    on exit."""
+    parent.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(prefix=prefix, dir=parent))
+    tmp.chmod(0o755)  # mkdtemp makes it private
+    try:
+        yield tmp
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
 
 
-def write_shards(tmp: Path, items: list[dict[str, Any]]) -> list[str]:
-    import pyarrow as pa
+def replace_dir(src: Path, dest: Path) -> None:
+    """Rename ``src`` onto ``dest`` (same file system), moving an existing ``dest`` aside
+    first and removing it after."""
+    old = dest.with_name(f".{dest.name}.old")
+    if dest.exists():
+        shutil.rmtree(old, ignore_errors=True)
+        dest.rename(old)
+    src.rename(dest)
+    shutil.rmtree(old, ignore_errors=True)
+
+
+@contextmanager
+def staging(dest: Path) -> Iterator[Path]:
+    """A temporary folder beside ``dest``, renamed onto it on success, removed on failure."""
+    with scratch(dest.parent, f".{dest.name}.") as tmp:
+        yield tmp
+        replace_dir(tmp, dest)
+
+
+def write_docs(tmp: Path, table, order: np.ndarray | None = None) -> list[str]:
+    """The docs shards of the pyarrow ``table`` (its rows in uid order, or taken in
+    ``order``), :data:`SHARD_ROWS` a shard; their names."""
     import pyarrow.parquet as pq
 
     names = []
-    for k, start in enumerate(range(0, len(items), SHARD_ROWS)):
-        table = pa.Table.from_pylist(items[start : start + SHARD_ROWS])
-        name = f"docs-{k:05d}.parquet"
-        pq.write_table(table, tmp / name, compression="zstd")
-        names.append(name)
+    num_rows = len(table) if order is None else len(order)
+    for k, start in enumerate(range(0, num_rows, SHARD_ROWS)):
+        if order is None:
+            part = table.slice(start, SHARD_ROWS)
+        else:
+            part = table.take(order[start : start + SHARD_ROWS])
+        pq.write_table(part, tmp / docs_name(k), compression="zstd")
+        names.append(docs_name(k))
     return names
+
+
+def write_uid_index(tmp: Path, sorted_uids: np.ndarray) -> None:
+    """The uid index files for uids already sorted."""
+    uids = np.asarray(sorted_uids, dtype=UID_DTYPE)
+    np.save(tmp / UIDS, uids)
+    write_index128(tmp, uids)
 
 
 def write_pool_dir(
@@ -42,15 +88,13 @@ def write_pool_dir(
     manifest: dict[str, Any],
     build_payload: Callable[[Path], dict[str, Any]],
 ) -> dict[str, Any]:
-    """Write ``items`` and the payload to ``dest``; return the final manifest."""
-    dest.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{dest.name}.", dir=dest.parent))
-    try:
+    """Write ``items`` (sorted by uid) and the payload to ``dest``; return the manifest."""
+    import pyarrow as pa
+
+    with staging(dest) as tmp:
         t0 = time.time()
-        shards = write_shards(tmp, items)
-        uids = np.array([it["uid"] for it in items], dtype=UID_DTYPE)
-        np.save(tmp / "uids.npy", uids)
-        write_index128(tmp, uids)
+        shards = write_docs(tmp, pa.Table.from_pylist(items))
+        write_uid_index(tmp, np.array([it["uid"] for it in items], dtype=UID_DTYPE))
         manifest = {**manifest, **build_payload(tmp), "shards": shards}
         manifest["build"] = {
             **manifest.get("build", {}),
@@ -58,10 +102,4 @@ def write_pool_dir(
             "created": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
         }
         write_json(tmp / MANIFEST, manifest)
-        if dest.exists():
-            shutil.rmtree(dest)
-        tmp.rename(dest)
-    finally:
-        if tmp.exists():
-            shutil.rmtree(tmp, ignore_errors=True)
     return manifest

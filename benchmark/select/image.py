@@ -26,6 +26,7 @@ import torch
 from benchmark.errors import BenchError
 from benchmark.paths import download_cache
 from benchmark.pool.fetch import fetch_apt
+from benchmark.pool.format import image_sizes
 from benchmark.pool.store import Pool
 from benchmark.select.registry import register
 from benchmark.select.text import _progress, detect_language, texts, top_fraction
@@ -159,7 +160,7 @@ def clip_scores(pool: Pool, checkpoint: Path, batch_size: int = 512) -> np.ndarr
     from benchmark.train.images import image_cache
 
     model, tokenizer, size, _ = load_checkpoint(checkpoint_dir(checkpoint), "cpu")
-    have = sorted(int(p.stem.split("-")[1]) for p in pool.root.glob("images-*.npy"))
+    have = image_sizes(pool.root)
     if not have:
         raise BenchError(f"pool {pool.name} has no image cache; rebuild it")
     images = image_cache(pool, min(have, key=lambda s: (s < size, abs(s - size))))

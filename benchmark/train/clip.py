@@ -4,7 +4,7 @@
 
 The model comes from a config file in ``scales/clip/models/`` registered with open_clip
 (never downloaded). Images are read from the pool's preprocessed cache
-(``images-<size>.npy``, uint8, held in memory) and captions are tokenized once with the
+(:mod:`benchmark.train.images`, uint8, held in memory) and captions are tokenized once with the
 pool's caption tokenizer, so two CPU cores spend their time on the model, not on
 decoding. The recipe fixes the samples seen: the subset is resampled (a fresh seeded
 permutation per pass) until the budget is filled. The contrastive batch is the recipe's

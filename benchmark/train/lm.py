@@ -21,6 +21,7 @@ import torch
 
 from benchmark.config import Recipe
 from benchmark.errors import RecipeError
+from benchmark.pool.format import TOKENIZER_JSON
 from benchmark.pool.store import Pool
 from benchmark.subset import Subset
 from benchmark.train import distributed
@@ -74,7 +75,7 @@ def model_vocab_size(recipe: Recipe, pool: Pool, num_tokens: int) -> int:
         raise RecipeError(
             f"recipe {recipe.name} expects a pool tokenized with {want}; pool {pool.name} was "
             f"tokenized with {have or 'its own BPE'} (import it with `--tokenizer DIR` holding "
-            f"{want}'s tokenizer.json)"
+            f"{want}'s {TOKENIZER_JSON})"
         )
     vocab = recipe.model.vocab_size or num_tokens
     if vocab < num_tokens:

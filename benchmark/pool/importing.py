@@ -1,0 +1,201 @@
+"""What the external importers (:mod:`~benchmark.pool.dclm`, :mod:`~benchmark.pool.datacomp`)
+share: finding and recording source shards, a deterministic parallel map, uid order,
+and installing the pool's tokenizer and eval data.
+
+The pool they write is the format of :mod:`benchmark.pool.format`, staged by
+:mod:`benchmark.pool.writer`; :mod:`benchmark.pool.external` is the entry point.
+"""
+
+from __future__ import annotations
+
+import logging
+import multiprocessing
+import os
+import shutil
+from collections.abc import Callable, Sequence
+from concurrent.futures import ProcessPoolExecutor
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from benchmark.errors import PoolError
+from benchmark.io import sha256_file
+from benchmark.pool.format import EVALS_DIR, MANIFEST, TOKENIZER_JSON
+from benchmark.pool.store import Pool, check_pool_name, pool_path
+from benchmark.pool.uidindex import hex_to_halves
+
+log = logging.getLogger(__name__)
+
+IMPORT_VERSION = "1"  # the importer's output format; recorded as the pool's version
+
+
+def find_shards(source: Path, suffixes: tuple[str, ...], what: str) -> list[Path]:
+    """Files under ``source`` ending in one of ``suffixes``, by relative path."""
+    found = sorted(
+        (p for p in source.rglob("*") if p.is_file() and p.name.endswith(suffixes)),
+        key=lambda p: p.relative_to(source).as_posix(),
+    )
+    if not found:
+        raise PoolError(f"no {what} ({', '.join('*' + s for s in suffixes)}) under {source}")
+    return found
+
+
+def shard_record(path: Path, source: Path) -> dict[str, Any]:
+    """A source shard as the manifest lists it (``name`` is its path under the source)."""
+    return {
+        "name": path.relative_to(source).as_posix(),
+        "quality": None,
+        "sha256": sha256_file(path),
+        "bytes": path.stat().st_size,
+    }
+
+
+def _worker_init() -> None:
+    os.environ["TOKENIZERS_PARALLELISM"] = "false"  # one process per core is the parallelism
+
+
+def parallel_map(
+    fn: Callable[[Any], Any],
+    tasks: Sequence[Any],
+    workers: int,
+    desc: str,
+    weights: Sequence[int] | None = None,
+    unit: str = "it",
+) -> list[Any]:
+    """``[fn(t) for t in tasks]`` on ``workers`` processes, in order, with a progress bar.
+
+    ``weights`` (default 1 each) is what each task adds to the bar. The first failing
+    task in task order raises its error; the tasks not yet started are cancelled.
+    """
+    from tqdm import tqdm
+
+    weights = list(weights) if weights is not None else [1] * len(tasks)
+    # leave=False: the bar is cleared when done, so that an error after it is the one line
+    # left on the terminal (the importers log what they did when they finish)
+    bar = tqdm(
+        total=sum(weights), desc=desc, unit=unit, unit_scale=True, mininterval=1.0, leave=False
+    )
+    try:
+        if workers == 1 or len(tasks) <= 1:
+            out = []
+            for task, w in zip(tasks, weights, strict=True):
+                out.append(fn(task))
+                bar.update(w)
+        else:
+            ctx = multiprocessing.get_context("spawn")  # no fork after tokenizers' threads
+            with ProcessPoolExecutor(min(workers, len(tasks)), ctx, _worker_init) as ex:
+                futures = [ex.submit(fn, t) for t in tasks]
+                for f, w in zip(futures, weights, strict=True):
+                    f.add_done_callback(lambda _, w=w: bar.update(w))
+                try:
+                    out = [f.result() for f in futures]
+                except BaseException:
+                    for f in futures:
+                        f.cancel()
+                    raise
+        return out
+    finally:
+        bar.close()
+
+
+def uid_order(uids: np.ndarray) -> np.ndarray:
+    """The permutation that sorts ``S32`` uids (via their 128-bit halves)."""
+    hi, lo, _ = hex_to_halves(np.ascontiguousarray(uids).view(np.uint8).reshape(len(uids), 32))
+    return np.lexsort((lo, hi))
+
+
+def first_repeat(sorted_uids: np.ndarray) -> int | None:
+    """Position of the first uid equal to the next one in a sorted array, or None."""
+    same = np.flatnonzero(sorted_uids[1:] == sorted_uids[:-1])
+    return int(same[0]) if len(same) else None
+
+
+def tokenizer_name(path: Path) -> str:
+    """``ORG/NAME`` for a Hugging Face cache folder, else the folder's name."""
+    for part in reversed(path.parts):
+        if part.startswith("models--"):
+            return part.removeprefix("models--").replace("--", "/")
+    return path.name
+
+
+OPENAI_CLIP = "openai-clip"  # the tokenizer open_clip's built-in configs (ViT-B-32, ...) expect
+
+
+def check_tokenizer(spec: str, track: str) -> None:
+    """Refuse a ``--tokenizer`` that :func:`install_tokenizer` cannot install, in one line
+    and before any shard is read."""
+    if spec == "train":
+        return
+    path = Path(spec).expanduser()
+    if spec == OPENAI_CLIP:
+        if track != "clip":
+            raise PoolError(f"--tokenizer {OPENAI_CLIP} is a caption tokenizer: clip pools only")
+    elif path.is_dir():
+        if not (path / TOKENIZER_JSON).is_file():
+            raise PoolError(f"--tokenizer {spec}: no {TOKENIZER_JSON} in that folder")
+    elif (pool_path(spec) / MANIFEST).is_file():
+        src = Pool(pool_path(spec))
+        if src.track != track:
+            raise PoolError(f"--tokenizer {spec}: a {src.track} pool; need a {track} pool's")
+    else:
+        raise PoolError(
+            f"--tokenizer {spec!r} is neither 'train', '{OPENAI_CLIP}', a folder with a "
+            f"{TOKENIZER_JSON}, nor a built pool"
+        )
+
+
+def install_tokenizer(spec: str, out: Path, track: str, train: Callable[[Path], dict]) -> dict:
+    """Put the pool's tokenizer in ``out``: trained (``train``), a built pool's, or a
+    folder's; return the manifest's ``tokenizer`` record."""
+    check_tokenizer(spec, track)
+    if spec == "train":
+        return {**train(out), "from": "trained on the pool"}
+    path = Path(spec).expanduser()
+    if spec == OPENAI_CLIP:
+        from benchmark.pool.captions import openai_clip_tokenizer
+
+        openai_clip_tokenizer(out)
+        record = {"from": "OpenAI CLIP's BPE, from open_clip's wheel", "name": OPENAI_CLIP}
+    elif path.is_dir():
+        shutil.copytree(path, out)
+        record = {"from": f"folder {path.resolve()}", "name": tokenizer_name(path.resolve())}
+    else:  # a built pool of the track (check_tokenizer)
+        src = Pool(pool_path(spec))
+        shutil.copytree(src.tokenizer_dir, out)
+        record = {**src.manifest.get("tokenizer", {}), "from": f"pool {spec}", "name": spec}
+    from transformers import AutoTokenizer
+
+    tok = AutoTokenizer.from_pretrained(str(out))
+    if tok.eos_token_id is None:
+        raise PoolError(f"--tokenizer {spec}: the tokenizer has no end-of-text (eos) token")
+    return {**record, "vocab_size": len(tok), "eos_token": tok.eos_token}
+
+
+def check_evals_from(evals_from: str | None, track: str) -> None:
+    """Refuse an ``--evals-from`` that is not a built ``track`` pool with eval data."""
+    if evals_from is None:
+        return
+    check_pool_name(evals_from)
+    if not (pool_path(evals_from) / MANIFEST).is_file():
+        raise PoolError(
+            f"--evals-from {evals_from}: pool not built; run `bench pool build {evals_from}`"
+        )
+    src = Pool(pool_path(evals_from))
+    if src.track != track or not src.evals_dir.is_dir():
+        raise PoolError(f"--evals-from {evals_from}: not a {track} pool with eval data")
+
+
+def copy_evals(evals_from: str | None, tmp: Path, track: str) -> dict | None:
+    """Copy a built pool's eval data into ``tmp/evals``; its manifest record."""
+    if evals_from is None:
+        log.warning(
+            "no --evals-from: the pool has no eval data, so `bench train` will fail when it "
+            "evaluates; import again with --evals-from %s",
+            "text-default" if track == "lm" else "image-default",
+        )
+        return None
+    check_evals_from(evals_from, track)
+    src = Pool(pool_path(evals_from))
+    shutil.copytree(src.evals_dir, tmp / EVALS_DIR)
+    return {"from": evals_from, "fingerprint": src.fingerprint, "items": src.manifest.get("evals")}
