@@ -56,7 +56,7 @@ def _pool_info(args: argparse.Namespace) -> int:
 
 
 def _pool_export(args: argparse.Namespace) -> int:
-    from benchmark.pool.archive import describe_archive, export_pool
+    from benchmark.pool.importers.archive import describe_archive, export_pool
 
     out = export_pool(args.name, Path(args.out))
     print(f"pool {args.name} exported to {describe_archive(out)}")
@@ -64,8 +64,8 @@ def _pool_export(args: argparse.Namespace) -> int:
 
 
 def _pool_import(args: argparse.Namespace) -> int:
-    from benchmark.pool.archive import import_pool
-    from benchmark.pool.external import import_external
+    from benchmark.pool.importers.archive import import_pool
+    from benchmark.pool.importers.external import import_external
 
     if args.format:  # an external pool: `bench pool import NAME --format F --source DIR`
         if not args.source:
@@ -310,7 +310,7 @@ def _verify(args: argparse.Namespace) -> int:
 
 
 def _board_path(args: argparse.Namespace) -> Path:
-    from benchmark.leaderboard.submit import leaderboard_dir
+    from benchmark.leaderboard.entry import leaderboard_dir
 
     if not args.board:
         return leaderboard_dir()

@@ -159,13 +159,16 @@ class Expected:
 
 @dataclass(frozen=True, kw_only=True)
 class Recipe:
+    """What both tracks' recipes hold; :class:`LMRecipe` and :class:`ClipRecipe` type the
+    model and data sections and add what differs (the budget's unit, their own checks)."""
+
     name: str  # e.g. "lm-small"
     track: str  # "lm" | "clip"
     scale: str  # file stem, e.g. "small"
     pool: str  # pool name, e.g. "text-default"
     seed: int  # default seed; `bench train --seed` changes it
-    model: LMModel | ClipModel  # by track: LMModel for "lm", ClipModel for "clip"
-    data: LMData | ClipData
+    model: Any  # LMModel or ClipModel, by track
+    data: Any  # LMData or ClipData, by track
     optim: Optim
     runtime: Runtime = field(default_factory=Runtime)
     eval: EvalConfig
@@ -177,36 +180,36 @@ class Recipe:
     @property
     def examples_per_step(self) -> int:
         """Tokens (LM) or image-text pairs (CLIP) per optimizer step."""
-        if isinstance(self.data, ClipData):
-            return self.data.global_batch_size
-        return self.data.seq_len * self.data.global_batch_size
+        raise NotImplementedError
 
     @property
     def budget(self) -> int:
         """The fixed training budget: tokens (LM) or samples seen (CLIP)."""
-        d = self.data
-        return d.train_samples if isinstance(d, ClipData) else d.train_tokens
+        raise NotImplementedError
 
     @property
     def num_steps(self) -> int:
         return self.budget // self.examples_per_step
 
+    def check_track(self) -> None:
+        """The track's own cross-field checks."""
+
+    def hashed_extras(self) -> dict[str, Any]:
+        """What the recipe's hash covers beside its fields, by section."""
+        return {}
+
+    def estimated_params(self) -> int | None:
+        """The model's parameter count from the recipe alone; None where it needs the model."""
+        return None
+
+    def activation_bytes(self, micro_batch: int) -> float:
+        """Rough bytes one micro batch's stored activations take (0: not estimated)."""
+        return 0.0
+
     def validate(self) -> None:
         d, o = self.data, self.optim
         check_seed(self.seed)
-        if isinstance(self.model, LMModel) and self.model.hidden_size % self.model.num_heads:
-            raise RecipeError(
-                f"recipe {self.name}: model.hidden_size {self.model.hidden_size} is not divisible "
-                f"by model.num_heads {self.model.num_heads}"
-            )
-        if isinstance(self.model, ClipModel):
-            cfg = clip_model_config(self.model.config)
-            size = cfg.get("vision_cfg", {}).get("image_size")
-            if size != d.image_size:
-                raise RecipeError(
-                    f"recipe {self.name}: data.image_size {d.image_size} differs from the "
-                    f"model config's vision_cfg.image_size {size}"
-                )
+        self.check_track()
         if d.global_batch_size % d.micro_batch_size:
             raise RecipeError(
                 f"recipe {self.name}: data.global_batch_size {d.global_batch_size} is not a "
@@ -251,6 +254,76 @@ class Recipe:
         return {**dataclasses.asdict(self), "overrides": list(self.overrides)}
 
 
+@dataclass(frozen=True, kw_only=True)
+class LMRecipe(Recipe):
+    """The LM track's recipe: a Llama trained on a fixed token budget."""
+
+    model: LMModel
+    data: LMData
+
+    @property
+    def examples_per_step(self) -> int:
+        return self.data.seq_len * self.data.global_batch_size
+
+    @property
+    def budget(self) -> int:
+        return self.data.train_tokens
+
+    def estimated_params(self) -> int:
+        """A Llama's parameter count from its dimensions (tied or untied embeddings)."""
+        m = self.model
+        h, i = m.hidden_size, m.intermediate_size
+        per_layer = 4 * h * h + 3 * h * i + 2 * h  # attention, SwiGLU, two RMSNorms
+        embed = (m.vocab_size or 0) * h * (1 if m.tie_word_embeddings else 2)
+        return m.num_layers * per_layer + embed + h
+
+    def activation_bytes(self, micro_batch: int) -> float:
+        """bf16 activations stored for the backward (no recomputation) and the logits."""
+        m = self.model
+        tokens = micro_batch * self.data.seq_len
+        per_token_layer = 2 * (12 * m.hidden_size + 4 * m.intermediate_size)
+        logits = tokens * (m.vocab_size or 0) * 10  # bf16 logits, fp32 copy and its gradient
+        return tokens * m.num_layers * per_token_layer + logits
+
+    def check_track(self) -> None:
+        if self.model.hidden_size % self.model.num_heads:
+            raise RecipeError(
+                f"recipe {self.name}: model.hidden_size {self.model.hidden_size} is not divisible "
+                f"by model.num_heads {self.model.num_heads}"
+            )
+
+
+@dataclass(frozen=True, kw_only=True)
+class ClipRecipe(Recipe):
+    """The CLIP track's recipe: an open_clip model trained on a fixed number of samples."""
+
+    model: ClipModel
+    data: ClipData
+
+    @property
+    def examples_per_step(self) -> int:
+        return self.data.global_batch_size
+
+    @property
+    def budget(self) -> int:
+        return self.data.train_samples
+
+    def check_track(self) -> None:
+        size = clip_model_config(self.model.config).get("vision_cfg", {}).get("image_size")
+        if size != self.data.image_size:
+            raise RecipeError(
+                f"recipe {self.name}: data.image_size {self.data.image_size} differs from the "
+                f"model config's vision_cfg.image_size {size}"
+            )
+
+    def hashed_extras(self) -> dict[str, Any]:
+        """The model config file is part of the recipe."""
+        return {"model": {"config_json": clip_model_config(self.model.config)}}
+
+
+RECIPES: dict[str, type[Recipe]] = {"lm": LMRecipe, "clip": ClipRecipe}  # by track
+
+
 def _coerce(value: Any, typ: Any, where: str) -> Any:
     args = typing.get_args(typ)
     if type(None) in args:  # an optional field: None, or a value of the other type
@@ -274,23 +347,16 @@ def _coerce(value: Any, typ: Any, where: str) -> Any:
     return value
 
 
-# The model and data sections' types, by track.
-TRACKS: dict[str, dict[str, type]] = {
-    "lm": {"model": LMModel, "data": LMData},
-    "clip": {"model": ClipModel, "data": ClipData},
-}
-
-
 def _build(cls: type, data: Any, where: str) -> Any:
     """Build dataclass ``cls`` from a plain dict, rejecting unknown or missing keys."""
     if not isinstance(data, dict):
         raise RecipeError(f"{where}: expected a mapping, got {data!r}")
-    hints = typing.get_type_hints(cls)
-    if cls is Recipe:
+    if cls is Recipe:  # the track's own recipe type
         track = data.get("track")
-        if track not in TRACKS:
-            raise RecipeError(f"{where}: track {track!r} is not one of {', '.join(TRACKS)}")
-        hints = {**hints, **TRACKS[track]}
+        if track not in RECIPES:
+            raise RecipeError(f"{where}: track {track!r} is not one of {', '.join(RECIPES)}")
+        cls = RECIPES[track]
+    hints = typing.get_type_hints(cls)
     fields = {f.name: f for f in dataclasses.fields(cls) if f.init}
     unknown = sorted(set(data) - set(fields))
     if unknown:
@@ -374,8 +440,7 @@ def _add_if_optional(override: str, track: str) -> str:
     if "=" not in override or path[:1] in "+~" or path.count(".") != 1:
         return override
     section, name = path.split(".")
-    hints = {**typing.get_type_hints(Recipe), **TRACKS.get(track, {})}
-    cls = hints.get(section)
+    cls = typing.get_type_hints(RECIPES.get(track, Recipe)).get(section)
     if not (isinstance(cls, type) and dataclasses.is_dataclass(cls)):
         return override
     optional = {
@@ -395,8 +460,8 @@ def _check_key(override: str, track: str) -> None:
     key, sep, _ = override.lstrip("+").partition("=")
     if not sep or not all(part.isidentifier() for part in key.split(".")):
         return  # not a plain ``a.b=v``: Hydra's parser reports it
-    hints = {**typing.get_type_hints(Recipe), **TRACKS.get(track, {})}
-    cls: Any = Recipe
+    hints = typing.get_type_hints(RECIPES.get(track, Recipe))
+    cls: Any = RECIPES.get(track, Recipe)
     parts = key.split(".")
     for i, part in enumerate(parts):
         names = [f.name for f in dataclasses.fields(cls) if f.init and f.name not in _DERIVED]
@@ -452,8 +517,8 @@ def load_recipe(
         # the entry records the precision used, and the board never ranks two together.
         fixed["runtime"]["precision"] = "auto"
     standard = fixed == _fixed_part(_build(Recipe, base, "base").to_dict())
-    if isinstance(recipe.model, ClipModel):  # the model config file is part of the recipe
-        fixed["model"]["config_json"] = clip_model_config(recipe.model.config)
+    for section, extra in recipe.hashed_extras().items():
+        fixed[section].update(extra)
     return dataclasses.replace(
         recipe,
         overrides=tuple(overrides),

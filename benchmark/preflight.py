@@ -14,7 +14,7 @@ from __future__ import annotations
 import logging
 import os
 
-from benchmark.config import ClipModel, LMModel, Recipe
+from benchmark.config import Recipe
 from benchmark.errors import BenchError
 
 log = logging.getLogger(__name__)
@@ -27,30 +27,13 @@ class PreflightError(BenchError):
     """A run that cannot start (devices, memory, eval data)."""
 
 
-def lm_params(recipe: Recipe) -> int:
-    """A Llama's parameter count from the recipe's dimensions (untied or tied embeddings)."""
-    m = recipe.model
-    assert isinstance(m, LMModel)
-    vocab = m.vocab_size or 0
-    h, i = m.hidden_size, m.intermediate_size
-    per_layer = 4 * h * h + 3 * h * i + 2 * h  # attention, SwiGLU, two RMSNorms
-    embed = vocab * h * (1 if m.tie_word_embeddings else 2)
-    return m.num_layers * per_layer + embed + h
-
-
 def memory_per_device(recipe: Recipe, num_processes: int, num_params: int) -> float:
-    """Rough peak bytes on one device: optimizer state (sharded by FSDP) plus, for the LM,
-    one micro batch's stored activations (bf16, no recomputation) and its logits."""
+    """Rough peak bytes on one device: optimizer state (sharded by FSDP) plus one micro
+    batch's stored activations where the recipe estimates them (the LM's)."""
     shards = num_processes if recipe.runtime.parallel == "fsdp" else 1
-    total = BYTES_PER_PARAM * num_params / shards
-    if isinstance(recipe.model, LMModel):
-        m, d = recipe.model, recipe.data
-        micro = min(d.micro_batch_size, d.global_batch_size // max(num_processes, 1))
-        tokens = micro * d.seq_len
-        per_token_layer = 2 * (12 * m.hidden_size + 4 * m.intermediate_size)
-        total += tokens * m.num_layers * per_token_layer
-        total += tokens * (m.vocab_size or 0) * 10  # bf16 logits, fp32 copy and its gradient
-    return total
+    d = recipe.data
+    micro = min(d.micro_batch_size, d.global_batch_size // max(num_processes, 1))
+    return BYTES_PER_PARAM * num_params / shards + recipe.activation_bytes(micro)
 
 
 def check_devices(recipe: Recipe, num_processes: int) -> None:
@@ -76,9 +59,10 @@ def check_devices(recipe: Recipe, num_processes: int) -> None:
             f"recipe {recipe.name}: {local} processes on this node but {have} GPUs; "
             "start one process per GPU (torchrun --nproc-per-node)"
         )
-    if isinstance(recipe.model, ClipModel):
+    num_params = recipe.estimated_params()
+    if num_params is None:
         return  # open_clip's parameter count needs the model; the LM estimate is the costly one
-    need = memory_per_device(recipe, num_processes, lm_params(recipe))
+    need = memory_per_device(recipe, num_processes, num_params)
     total = torch.cuda.get_device_properties(0).total_memory
     if need > 0.95 * total:
         sharded = recipe.runtime.parallel == "fsdp"

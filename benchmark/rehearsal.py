@@ -136,7 +136,7 @@ def rehearse(
     from benchmark.evaluate.suite import load_suite
     from benchmark.io import check_output_dir
     from benchmark.leaderboard.submit import submit
-    from benchmark.pool.external import import_external
+    from benchmark.pool.importers.external import import_external
     from benchmark.run import run_train
 
     check_output_dir(workdir, "--workdir")  # before minutes of work

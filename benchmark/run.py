@@ -245,7 +245,7 @@ def _store_metrics(run_dir: Path, metrics: dict[str, Any]) -> None:
     """Write a run's new metrics to ``eval/metrics.json`` and, once the run has an entry,
     into ``entry.json`` (ready for ``bench submit --replace``)."""
     from benchmark.io import write_json
-    from benchmark.leaderboard.submit import read_entry
+    from benchmark.leaderboard.entry import read_entry
 
     write_json(run_dir / "eval" / "metrics.json", metrics)
     if (run_dir / "entry.json").is_file():
@@ -259,7 +259,7 @@ def rescore_run(run_dir: Path) -> dict[str, Any]:
     """Re-aggregate a finished run's entry under today's suite file (same tasks and
     metrics, new tags or headline) without re-running the model; rewrites entry.json."""
     from benchmark.evaluate.suite import rescore
-    from benchmark.leaderboard.submit import read_entry
+    from benchmark.leaderboard.entry import read_entry
 
     entry = read_entry(run_dir / "entry.json")
     suite = load_suite(entry["track"], entry["metrics"]["suite"]["name"])

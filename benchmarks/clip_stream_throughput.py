@@ -82,7 +82,7 @@ def main() -> None:
     work = Path(tempfile.mkdtemp(prefix="clip-stream-"))
     os.environ.setdefault("BENCH_HOME", str(work / "home"))
     from benchmark.config import clip_model_config, load_recipe
-    from benchmark.pool.external import import_external
+    from benchmark.pool.importers.external import import_external
     from benchmark.subset import whole_pool
     from benchmark.train.clip import train_clip
 

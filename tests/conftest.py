@@ -15,6 +15,15 @@ import pytest
 REPO = Path(__file__).resolve().parent.parent
 MAX_DOCS = 60
 MAX_IMAGE_OBJECTS = 40  # pool objects per source of the reduced image pool
+# Fixtures that build a pool from the package registries: a test that uses one (directly or
+# through another fixture) is marked `network`, and `make test-fast` leaves it out.
+FETCHING = {"tiny_pool", "tiny_image_pool", "reduced_pool"}
+
+
+def pytest_collection_modifyitems(items):
+    for item in items:
+        if FETCHING & set(getattr(item, "fixturenames", ())):
+            item.add_marker(pytest.mark.network)
 
 
 @pytest.fixture(scope="session")

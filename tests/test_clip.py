@@ -170,7 +170,7 @@ def test_quality_selection_uses_caption_kinds_on_an_image_pool(tiny_image_pool, 
 def test_retrieval_galleries_partition_the_images_and_score_recall_inside_each():
     from clip_benchmark.metrics.zeroshot_retrieval import recall_at_k
 
-    from benchmark.evaluate.clip import galleries, gallery_recall
+    from benchmark.evaluate.retrieval import galleries, gallery_recall
 
     gs = galleries(847)
     assert len(gs) == 9 and {len(g) for g in gs} <= {94, 95}

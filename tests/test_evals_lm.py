@@ -12,8 +12,8 @@ from pathlib import Path
 from benchmark.evaluate.suite import parse_suite
 from benchmark.paths import evals_dir
 from benchmark.pool import textmeta
-from benchmark.pool.text_evals import build_text_evals
-from benchmark.pool.text_evals_extra import (
+from benchmark.pool.text.evals import build_text_evals
+from benchmark.pool.text.prose import (
     PREPOSITIONS,
     agreement_items,
     closed_class_items,

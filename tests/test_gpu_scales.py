@@ -20,7 +20,7 @@ from benchmark.evaluate.data import HF_DATASETS, check, missing, require, wds_fo
 from benchmark.evaluate.datacomp import class_metrics, group_metrics
 from benchmark.evaluate.standin import write_standin
 from benchmark.evaluate.suite import find_suite
-from benchmark.preflight import PreflightError, check_devices, lm_params, memory_per_device
+from benchmark.preflight import PreflightError, check_devices, memory_per_device
 
 GiB = 1024**3
 NO_GPU = pytest.mark.skipif(torch.cuda.is_available(), reason="checks the refusal without a GPU")
@@ -105,15 +105,15 @@ def test_datacomp_metrics_by_hand():
     [("400m-1x", 411_616_256), ("1b-1x", 1_439_795_200), ("7b-1x", 6_889_410_560)],
 )
 def test_the_memory_estimate_counts_dclms_parameters(scale, params):
-    assert lm_params(load_recipe("lm", scale)) == params
+    assert load_recipe("lm", scale).estimated_params() == params
 
 
 def test_memory_estimate_against_the_measured_peak_and_the_devices_it_needs():
     r400 = load_recipe("lm", "400m-1x")  # measured: 37 GiB peak per H100, 8 processes
-    assert 25 * GiB < memory_per_device(r400, 8, lm_params(r400)) < 50 * GiB
+    assert 25 * GiB < memory_per_device(r400, 8, r400.estimated_params()) < 50 * GiB
     r7 = load_recipe("lm", "7b-1x")
-    assert memory_per_device(r7, 1, lm_params(r7)) > 80 * GiB  # one GPU cannot hold it
-    assert memory_per_device(r7, 64, lm_params(r7)) < 80 * GiB  # 64 with FSDP can
+    assert memory_per_device(r7, 1, r7.estimated_params()) > 80 * GiB  # one GPU cannot hold it
+    assert memory_per_device(r7, 64, r7.estimated_params()) < 80 * GiB  # 64 with FSDP can
 
 
 @NO_GPU

@@ -16,8 +16,9 @@ import pytest
 from benchmark.errors import EntryError
 from benchmark.leaderboard import stats
 from benchmark.leaderboard.board import compare, load_entries, rank
+from benchmark.leaderboard.entry import load_schema
 from benchmark.leaderboard.report import write_report
-from benchmark.leaderboard.submit import load_schema, submit
+from benchmark.leaderboard.submit import submit
 
 REPO = Path(__file__).resolve().parent.parent
 pytestmark = pytest.mark.slow

@@ -46,7 +46,7 @@ def test_an_installed_wheel_finds_every_scale_and_suite_from_any_folder(tmp_path
     probe = (
         "from benchmark.config import available_scales, load_recipe;"
         "from benchmark.evaluate.suite import load_suite;"
-        "from benchmark.leaderboard.submit import leaderboard_dir, load_schema;"
+        "from benchmark.leaderboard.entry import leaderboard_dir, load_schema;"
         "import benchmark;"
         "print(benchmark.__file__);"
         "print(','.join(available_scales('lm')), ','.join(available_scales('clip')));"

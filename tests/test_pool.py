@@ -10,7 +10,7 @@ from benchmark.io import sha256_file
 from benchmark.paths import download_cache
 from benchmark.pool.format import make_uid
 from benchmark.pool.store import Pool, open_pool
-from benchmark.pool.text_default import build_text_default
+from benchmark.pool.text.build import build_text_default
 from tests.conftest import MAX_DOCS
 
 

@@ -11,7 +11,7 @@ import pytest
 
 from benchmark.cli import main
 from benchmark.errors import PoolError
-from benchmark.pool.archive import export_pool, import_pool, recompute_fingerprint
+from benchmark.pool.importers.archive import export_pool, import_pool, recompute_fingerprint
 
 
 @pytest.fixture

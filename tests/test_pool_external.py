@@ -19,7 +19,7 @@ import pytest
 from benchmark.errors import PoolError
 from benchmark.io import sha256_file
 from benchmark.paths import pools_dir
-from benchmark.pool.external import import_external
+from benchmark.pool.importers.external import import_external
 from benchmark.subset import check_subset, write_uids
 
 WORDS = (
@@ -206,7 +206,7 @@ def test_workers_and_source_folder_do_not_change_the_pool(
 
 
 def test_tokenizer_from_a_folder(bench_home, dclm_pool, dclm_src, tmp_path):
-    from benchmark.pool.importing import tokenizer_name
+    from benchmark.pool.importers.common import tokenizer_name
 
     folder = shutil.copytree(dclm_pool.tokenizer_dir, tmp_path / "models--Org--tok" / "snap")
     pool = import_external("ext-dclm-tokdir", "dclm", dclm_src, tokenizer=str(folder))
@@ -398,7 +398,7 @@ def test_openai_clip_tokenizer_gives_open_clips_ids(tmp_path):
     import open_clip
     from transformers import AutoTokenizer
 
-    from benchmark.pool.captions import openai_clip_tokenizer
+    from benchmark.pool.tokenizer import openai_clip_tokenizer
 
     openai_clip_tokenizer(tmp_path / "tok")
     hf = AutoTokenizer.from_pretrained(str(tmp_path / "tok"))

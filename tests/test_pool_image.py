@@ -12,7 +12,7 @@ import pytest
 from benchmark.io import sha256_file
 from benchmark.paths import download_cache
 from benchmark.pool.format import make_uid
-from benchmark.pool.image_default import build_image_default
+from benchmark.pool.image.build import build_image_default
 from tests.conftest import MAX_IMAGE_OBJECTS
 
 COLUMNS = {
@@ -138,7 +138,7 @@ def test_a_second_build_gives_the_same_pool(tiny_image_pool, tmp_path):
 
 
 def test_svg_text_is_not_drawn_so_pixels_do_not_depend_on_fonts():
-    from benchmark.pool.image_render import render_sprite, strip_svg_text
+    from benchmark.pool.image.render import render_sprite, strip_svg_text
 
     shape = b'<rect x="10" y="10" width="80" height="40" fill="#c00"/>'
     text = (

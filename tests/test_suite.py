@@ -7,10 +7,10 @@ import pytest
 import yaml
 
 from benchmark.errors import EvalError
-from benchmark.evaluate.lm import PLACEHOLDER, materialize_tasks
 from benchmark.evaluate.suite import Suite, aggregates, load_suite, parse_suite, rescore
+from benchmark.evaluate.tasks import PLACEHOLDER, materialize_tasks
 from benchmark.leaderboard.board import load_entries
-from benchmark.leaderboard.submit import leaderboard_dir
+from benchmark.leaderboard.entry import leaderboard_dir
 from benchmark.paths import evals_dir
 
 SUITES = sorted(evals_dir().glob("*/*.yaml"))

@@ -1,10 +1,9 @@
-"""benchmarks/validity.py and benchmark.leaderboard.validity on a tiny fake leaderboard."""
+"""The studies (benchmark.studies: validity, analysis, recipe noise) on a tiny fake board."""
 
 from __future__ import annotations
 
 import copy
 import hashlib
-import importlib.util
 import json
 import shutil
 from pathlib import Path
@@ -14,8 +13,8 @@ import pytest
 
 from benchmark.errors import EntryError
 from benchmark.leaderboard.board import compare, load_entries, rank
-from benchmark.leaderboard.submit import load_schema
-from benchmark.leaderboard.validity import (
+from benchmark.leaderboard.entry import load_schema
+from benchmark.studies.analysis import (
     collect_methods,
     comparable,
     decision_accuracy,
@@ -170,11 +169,8 @@ def test_a_scale_is_studied_under_todays_suite_version_once_that_has_entries(boa
 
 
 def test_script_writes_the_page_and_plot(board, tmp_path):
-    spec = importlib.util.spec_from_file_location(
-        "validity_script", REPO / "benchmarks/validity.py"
-    )
-    script = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(script)
+    from benchmark.studies import validity as script
+
     out, plot = tmp_path / "docs" / "validity.md", tmp_path / "docs" / "validity.png"
     argv = ["--leaderboard", str(board), "--out", str(out), "--plot", str(plot)]
     script.main([*argv, "--num-bootstrap", "5"])
@@ -281,12 +277,8 @@ def test_leaderboard_marks_a_section_scored_with_an_older_suite_version(tmp_path
 
 
 def test_recipe_noise_summarises_each_arm_from_finished_runs(tmp_path, monkeypatch):
-    monkeypatch.syspath_prepend(str(REPO / "benchmarks"))
-    spec = importlib.util.spec_from_file_location(
-        "recipe_noise", REPO / "benchmarks/recipe_noise.py"
-    )
-    script = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(script)
+    from benchmark.studies import recipe_noise as script
+
     runs = tmp_path / "runs"
     for arm, headlines in {
         "calm": {"a": [0.5, 0.52], "b": [0.4, 0.42]},

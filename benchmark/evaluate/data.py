@@ -137,7 +137,7 @@ def require(suite: Suite, folder: Path, how: str = "") -> None:
 def _check_lm(suite: Suite, folder: Path) -> list[TaskData]:
     import tempfile
 
-    from benchmark.evaluate.lm import task_manager
+    from benchmark.evaluate.tasks import task_manager
 
     out = []
     with tempfile.TemporaryDirectory() as tmp, hf_datasets(folder / HF_DATASETS, offline=True):
@@ -278,7 +278,7 @@ def fetch(suite: Suite, folder: Path) -> list[TaskData]:
 def _fetch_lm(suite: Suite, folder: Path) -> None:
     import tempfile
 
-    from benchmark.evaluate.lm import placeholder_paths, task_manager
+    from benchmark.evaluate.tasks import placeholder_paths, task_manager
 
     for spec in suite.tasks:  # LLM Foundry's files, named in our task files
         if spec.file:

@@ -160,7 +160,7 @@ def _encode_texts(model, tokenizer, texts: list[str], batch_size: int, device: s
 
 
 def _retrieval(loaded, spec: TaskSpec, folder: Path, batch_size: int, device: str):
-    from benchmark.evaluate.clip import retrieval_scores
+    from benchmark.evaluate.retrieval import retrieval_scores
 
     model, tokenizer, _, preprocess = loaded
     ds = _hf_test(spec, folder)

@@ -144,7 +144,7 @@ def _jeopardy(rng, i: int) -> dict[str, Any]:
 
 
 def _lm(suite: Suite, folder: Path, items: int, rng) -> None:
-    from benchmark.evaluate.lm import task_manager
+    from benchmark.evaluate.tasks import task_manager
 
     with tempfile.TemporaryDirectory() as tmp:
         manager = task_manager(suite, folder, Path(tmp))

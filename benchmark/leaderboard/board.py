@@ -23,7 +23,7 @@ from typing import Any
 from benchmark.config import load_recipe
 from benchmark.errors import EntryError, RecipeError
 from benchmark.leaderboard import stats
-from benchmark.leaderboard.submit import read_entry
+from benchmark.leaderboard.entry import read_entry, section_key
 
 
 @dataclass
@@ -66,23 +66,6 @@ def _common_name(names: list[str]) -> str:
         while not n.startswith(prefix):
             prefix = prefix[:-1]
     return re.sub(r"[-_.]?s?$", "", prefix) or names[0]
-
-
-def section_key(e: dict[str, Any]) -> tuple:
-    return (
-        e["track"],
-        e["scale"],
-        e["pool"]["fingerprint"],
-        e["recipe"]["sha256"],
-        e["metrics"]["suite"]["name"],
-        e["metrics"]["suite"]["version"],
-        e["compute"]["precision"],
-    )
-
-
-def experiment_key(e: dict[str, Any]) -> tuple:
-    """One experiment: its section, subset and seed. A board holds one entry of each."""
-    return section_key(e), e["subset"]["sha256"], e["seed"]
 
 
 def recipes_current(entries: Iterable[dict[str, Any]]) -> list[bool]:

@@ -1,4 +1,5 @@
-"""Build and write a run's leaderboard entry (``RUN_DIR/entry.json``).
+"""A leaderboard entry: build and write a run's (``RUN_DIR/entry.json``), read and check one
+against ``leaderboard/schema.json``, and the experiment it records (section, subset, seed).
 
 The entry records everything needed to reproduce and audit a result: the recipe (name,
 hash, whether it is standard, the overrides), the pool fingerprint, the subset hash,
@@ -9,6 +10,7 @@ It is written atomically.
 from __future__ import annotations
 
 import importlib.metadata
+import json
 import platform
 import subprocess
 import time
@@ -16,8 +18,9 @@ from pathlib import Path
 from typing import Any
 
 from benchmark import __version__
+from benchmark.errors import EntryError
 from benchmark.io import sha256_tree, write_json
-from benchmark.paths import repo_root
+from benchmark.paths import repo_file, repo_root
 from benchmark.select.registry import subset_method
 
 SCHEMA_VERSION = 1
@@ -141,3 +144,55 @@ def write_entry(run_dir: Path, entry: dict[str, Any]) -> Path:
     path = run_dir / "entry.json"
     write_json(path, entry)
     return path
+
+
+def leaderboard_dir() -> Path:
+    return repo_root() / "leaderboard"
+
+
+def load_schema() -> dict[str, Any]:
+    return json.loads(repo_file("leaderboard/schema.json").read_text())
+
+
+def check_schema(entry: dict[str, Any], where: str) -> None:
+    import jsonschema
+
+    validator = jsonschema.Draft202012Validator(load_schema())
+    errors = sorted(validator.iter_errors(entry), key=lambda e: list(e.absolute_path))
+    if errors:
+        e = errors[0]
+        path = "/".join(str(p) for p in e.absolute_path) or "(top)"
+        raise EntryError(f"{where}: schema violation at {path}: {e.message}")
+
+
+def read_entry(path: Path) -> dict[str, Any]:
+    """An entry file, parsed and checked against the schema."""
+    try:
+        entry = json.loads(path.read_text(encoding="utf-8"))
+    except (FileNotFoundError, NotADirectoryError):
+        raise EntryError(f"{path} does not exist; is it a run directory with entry.json?") from None
+    except IsADirectoryError:
+        raise EntryError(f"{path} is a directory; give an entry JSON file") from None
+    except json.JSONDecodeError as exc:
+        raise EntryError(f"{path}: not valid JSON ({exc.msg} at line {exc.lineno})") from None
+    except UnicodeDecodeError:
+        raise EntryError(f"{path}: not valid JSON (not UTF-8 text)") from None
+    check_schema(entry, str(path))
+    return entry
+
+
+def section_key(e: dict[str, Any]) -> tuple:
+    return (
+        e["track"],
+        e["scale"],
+        e["pool"]["fingerprint"],
+        e["recipe"]["sha256"],
+        e["metrics"]["suite"]["name"],
+        e["metrics"]["suite"]["version"],
+        e["compute"]["precision"],
+    )
+
+
+def experiment_key(e: dict[str, Any]) -> tuple:
+    """One experiment: its section, subset and seed. A board holds one entry of each."""
+    return section_key(e), e["subset"]["sha256"], e["seed"]

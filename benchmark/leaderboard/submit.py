@@ -34,44 +34,9 @@ from typing import Any
 from benchmark.errors import EntryError
 from benchmark.io import atomic_path, sha256_file, sha256_tree
 from benchmark.leaderboard import provenance
-from benchmark.paths import repo_file, repo_root
+from benchmark.leaderboard.entry import experiment_key, leaderboard_dir, read_entry
 
 log = logging.getLogger(__name__)
-
-
-def leaderboard_dir() -> Path:
-    return repo_root() / "leaderboard"
-
-
-def load_schema() -> dict[str, Any]:
-    return json.loads(repo_file("leaderboard/schema.json").read_text())
-
-
-def check_schema(entry: dict[str, Any], where: str) -> None:
-    import jsonschema
-
-    validator = jsonschema.Draft202012Validator(load_schema())
-    errors = sorted(validator.iter_errors(entry), key=lambda e: list(e.absolute_path))
-    if errors:
-        e = errors[0]
-        path = "/".join(str(p) for p in e.absolute_path) or "(top)"
-        raise EntryError(f"{where}: schema violation at {path}: {e.message}")
-
-
-def read_entry(path: Path) -> dict[str, Any]:
-    """An entry file, parsed and checked against the schema."""
-    try:
-        entry = json.loads(path.read_text(encoding="utf-8"))
-    except (FileNotFoundError, NotADirectoryError):
-        raise EntryError(f"{path} does not exist; is it a run directory with entry.json?") from None
-    except IsADirectoryError:
-        raise EntryError(f"{path} is a directory; give an entry JSON file") from None
-    except json.JSONDecodeError as exc:
-        raise EntryError(f"{path}: not valid JSON ({exc.msg} at line {exc.lineno})") from None
-    except UnicodeDecodeError:
-        raise EntryError(f"{path}: not valid JSON (not UTF-8 text)") from None
-    check_schema(entry, str(path))
-    return entry
 
 
 def _check_recipe(entry: dict[str, Any], allow_nonstandard: bool) -> None:
@@ -137,7 +102,6 @@ def _details(run_dir: Path) -> bytes:
 def validate_run(run_dir: Path, *, allow_nonstandard: bool = False) -> dict[str, Any]:
     """The run's entry after every check passes."""
     entry = read_entry(run_dir / "entry.json")
-    check_schema(entry, str(run_dir / "entry.json"))
     _check_recipe(entry, allow_nonstandard)
     _check_pool_and_subset(entry)
     ckpt = run_dir / "checkpoint"
@@ -174,11 +138,10 @@ def _locked(directory: Path):
 def same_experiment(entry: dict[str, Any], folder: Path) -> Path | None:
     """Another entry in ``folder`` of the same experiment: same section (track, scale,
     pool, recipe, suite, precision), subset and seed, under another name."""
-    from benchmark.leaderboard.board import experiment_key as key
 
-    want = key(entry)
+    want = experiment_key(entry)
     for path in sorted(folder.glob("*.json")):
-        if path.stem != entry["name"] and key(read_entry(path)) == want:
+        if path.stem != entry["name"] and experiment_key(read_entry(path)) == want:
             return path
     return None
 

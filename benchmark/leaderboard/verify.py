@@ -145,9 +145,9 @@ def verify_entry(
     path: Path, *, board: Path, pools: bool = False, checkpoint: Path | None = None
 ) -> Report:
     """Every check of one committed entry (see the module docstring)."""
+    from benchmark.leaderboard.entry import check_schema, read_entry
     from benchmark.leaderboard.history import recipe_commit
     from benchmark.leaderboard.provenance import check as check_source
-    from benchmark.leaderboard.submit import check_schema, read_entry
 
     start = time.perf_counter()
     report = Report(path)
@@ -266,8 +266,7 @@ def verify(
     folder three levels up (``BOARD/<track>/<scale>/<name>.json``) unless ``board``."""
     from tqdm import tqdm
 
-    from benchmark.leaderboard.board import experiment_key
-    from benchmark.leaderboard.submit import leaderboard_dir, read_entry
+    from benchmark.leaderboard.entry import experiment_key, leaderboard_dir, read_entry
 
     if checkpoint is not None and len(entries) != 1:
         raise EntryError("--checkpoint re-evaluates one entry: name exactly one ENTRY with it")

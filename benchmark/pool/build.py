@@ -20,13 +20,13 @@ log = logging.getLogger(__name__)
 
 
 def _text_default(dest: Path, cache: Path, max_docs: int | None) -> dict[str, Any]:
-    from benchmark.pool.text_default import build_text_default
+    from benchmark.pool.text.build import build_text_default
 
     return build_text_default(dest, cache, max_docs_per_source=max_docs)
 
 
 def _image_default(dest: Path, cache: Path, max_docs: int | None) -> dict[str, Any]:
-    from benchmark.pool.image_default import build_image_default
+    from benchmark.pool.image.build import build_image_default
 
     return build_image_default(dest, cache, max_docs_per_source=max_docs)
 

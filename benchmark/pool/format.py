@@ -1,9 +1,9 @@
 """The pool format: every file name in a pool directory and every rule that defines its items.
 
 This module is the one owner of the pool's integrity contract; builders
-(:mod:`~benchmark.pool.text_default`, :mod:`~benchmark.pool.image_default`), importers
-(:mod:`~benchmark.pool.dclm`, :mod:`~benchmark.pool.datacomp`,
-:mod:`~benchmark.pool.archive`), the writer (:mod:`~benchmark.pool.writer`) and every
+(:mod:`~benchmark.pool.text.build`, :mod:`~benchmark.pool.image.build`), importers
+(:mod:`~benchmark.pool.importers.dclm`, :mod:`~benchmark.pool.importers.datacomp`,
+:mod:`~benchmark.pool.importers.archive`), the writer (:mod:`~benchmark.pool.writer`) and every
 reader (:mod:`~benchmark.pool.store`, training, selection, evaluation) use its names.
 
 A built pool is a directory under ``$BENCH_HOME/pools/<name>/``:

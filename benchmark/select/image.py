@@ -24,8 +24,8 @@ import numpy as np
 import torch
 
 from benchmark.errors import BenchError
+from benchmark.fetch.packages import fetch_apt
 from benchmark.paths import download_cache
-from benchmark.pool.fetch import fetch_apt
 from benchmark.pool.format import image_sizes
 from benchmark.pool.store import Pool
 from benchmark.select.registry import register

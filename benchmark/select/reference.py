@@ -18,9 +18,9 @@ import re
 from pathlib import Path
 
 from benchmark.errors import BenchError
+from benchmark.fetch.packages import fetch_apt
+from benchmark.fetch.readers import files_reader
 from benchmark.paths import download_cache
-from benchmark.pool.fetch import fetch_apt
-from benchmark.pool.text_readers import files_reader
 
 PASSAGE_WORDS = 200
 

@@ -1,4 +1,5 @@
-"""The CLIP track's training loop: an open_clip model from a registered config, ClipLoss.
+"""The CLIP track: an open_clip model from a registered config, trained with ClipLoss by
+the training driver (:mod:`benchmark.train.driver`).
 
     result = train_clip(recipe, pool, subset, run_dir, wandb_mode="offline")
 
@@ -28,30 +29,21 @@ from __future__ import annotations
 import json
 import logging
 import math
-import time
 from contextlib import nullcontext
+from functools import partial
 from pathlib import Path
 
 import numpy as np
 import torch
 
-from benchmark.config import ClipData, ClipModel, Recipe, clip_model_config, clip_models_dir
+from benchmark.config import Recipe, clip_model_config, clip_models_dir
 from benchmark.errors import PoolError, RecipeError
 from benchmark.pool.store import Pool
 from benchmark.subset import Subset
 from benchmark.train import distributed
-from benchmark.train.common import (
-    TrainResult,
-    budget_tail,
-    local_share,
-    make_optimizer,
-    optimizer_step,
-    setup_runtime,
-    start_logging,
-    step_loss,
-)
+from benchmark.train.common import RuntimeInfo, local_share
+from benchmark.train.driver import train
 from benchmark.train.images import StepImages
-from benchmark.train.resume import Cadence, full_model_state, load_state, run_key, save_state
 
 log = logging.getLogger(__name__)
 
@@ -71,7 +63,6 @@ def build_model(recipe: Recipe) -> torch.nn.Module:
     """A freshly initialised open_clip model for ``recipe`` (seeded by the caller)."""
     import open_clip
 
-    assert isinstance(recipe.model, ClipModel)
     register_model_configs()
     return open_clip.create_model(
         recipe.model.config, pretrained=None, precision="fp32", output_dict=True
@@ -220,142 +211,89 @@ def save_checkpoint(
     tokenizer.save_pretrained(str(ckpt))
 
 
-def train_clip(
-    recipe: Recipe,
-    pool: Pool,
-    subset: Subset,
-    run_dir: Path,
-    *,
-    wandb_mode: str = "offline",
-    progress: bool = True,
-) -> TrainResult:
-    from open_clip.loss import ClipLoss
+class ClipTrack:
+    """The CLIP track in the training driver: cached images, captions, contrastive loss."""
 
-    d = recipe.data
-    assert isinstance(d, ClipData) and isinstance(recipe.model, ClipModel)
-    if pool.track != "clip":
-        raise PoolError(
-            f"pool {pool.name} is a {pool.track} pool; the CLIP track needs a clip pool"
+    unit, amount = "pair", "samples"
+
+    def __init__(self, recipe: Recipe, pool: Pool, subset: Subset, rt: RuntimeInfo):
+        d = recipe.data
+        if pool.track != "clip":
+            raise PoolError(
+                f"pool {pool.name} is a {pool.track} pool; the CLIP track needs a clip pool"
+            )
+        self.recipe, self.rt = recipe, rt
+        self.cfg = clip_model_config(recipe.model.config)
+        self.tokenizer = pool.load_tokenizer()
+        check_tokenizer(self.tokenizer, self.cfg["text_cfg"], recipe.model.config)
+        if d.global_batch_size % rt.world_size:
+            raise RecipeError(
+                f"global batch {d.global_batch_size} is not divisible by {rt.world_size} processes"
+            )
+        order, self.num_epochs = sample_order(
+            subset.rows, recipe.num_steps * d.global_batch_size, recipe.seed
         )
-    rt = setup_runtime(recipe.runtime)
-    cfg = clip_model_config(recipe.model.config)
-    tokenizer = pool.load_tokenizer()
-    check_tokenizer(tokenizer, cfg["text_cfg"], recipe.model.config)
-    if d.global_batch_size % rt.world_size:
-        raise RecipeError(
-            f"global batch {d.global_batch_size} is not divisible by {rt.world_size} processes"
+        unique = np.unique(order)  # tokenize and load only what the run will see
+        captions = pool.read_table(["text"]).column("text").take(unique).to_pylist()
+        self.tokens = tokenize_captions(
+            self.tokenizer, captions, self.cfg["text_cfg"]["context_length"]
         )
-    num_steps = recipe.num_steps
-    order, num_epochs = sample_order(subset.rows, num_steps * d.global_batch_size, recipe.seed)
-    unique = np.unique(order)  # tokenize and load only what the run will see
-    captions = pool.read_table(["text"]).column("text").take(unique).to_pylist()
-    tokens = tokenize_captions(tokenizer, captions, cfg["text_cfg"]["context_length"])
-    images = StepImages(pool, d.image_size, unique, recipe.runtime.data_workers)
-    local = np.searchsorted(unique, order)  # sample k -> index into unique (and tokens)
-    to_input = normalizer(rt.device)
+        self.images = StepImages(pool, d.image_size, unique, recipe.runtime.data_workers)
+        self.local = np.searchsorted(unique, order)  # sample k -> index into unique (and tokens)
+        self.to_input = normalizer(rt.device)
+        self.per_step = d.global_batch_size
 
-    torch.manual_seed(recipe.seed)
-    model = build_model(recipe).to(rt.device)
-    num_params = sum(p.numel() for p in model.parameters())
-    flops_per_sample = model_flops_per_sample(model, cfg)
-    wrapped, unsharded = distributed.parallelize(model, recipe.runtime.parallel, _blocks())
-    opt, sched = make_optimizer(model, recipe.optim, num_steps)
-    key = run_key(recipe, pool, subset)
-    state = load_state(run_dir, key, model, opt, sched)
-    cadence = Cadence(recipe.runtime.checkpoint_every, num_steps)
-    fwd = torch.compile(wrapped) if recipe.runtime.compile else wrapped
-    loss_fn = ClipLoss(
-        local_loss=rt.world_size > 1,
-        gather_with_grad=rt.world_size > 1,
-        cache_labels=True,
-        rank=rt.rank,
-        world_size=rt.world_size,
-    )
-    sink, bar = start_logging(
-        recipe,
-        run_dir,
-        rt,
-        wandb_mode=wandb_mode,
-        progress=progress,
-        total=num_steps * d.global_batch_size,
-        unit="pair",
-        start_step=state.step,
-        per_step=d.global_batch_size,
-    )
+    def build_model(self) -> torch.nn.Module:
+        return build_model(self.recipe)
 
-    def mine_at(step: int) -> np.ndarray:
+    def flops_per_unit(self, model, num_params: int) -> float:
+        return model_flops_per_sample(model, self.cfg)
+
+    def blocks(self) -> tuple[type, ...]:
+        """open_clip's transformer blocks: FSDP's units."""
+        from open_clip.transformer import CustomResidualAttentionBlock, ResidualAttentionBlock
+
+        return (ResidualAttentionBlock, CustomResidualAttentionBlock)
+
+    def prepare(self, wrapped, forward) -> None:
+        from open_clip.loss import ClipLoss
+
+        rt = self.rt
+        self.wrapped, self.forward = wrapped, forward
+        self.loss_fn = ClipLoss(
+            local_loss=rt.world_size > 1,
+            gather_with_grad=rt.world_size > 1,
+            cache_labels=True,
+            rank=rt.rank,
+            world_size=rt.world_size,
+        )
+
+    def _mine(self, step: int) -> np.ndarray:
         """This process's slice of step ``step``'s global batch (indices into unique)."""
-        return local_share(local[step * d.global_batch_size : (step + 1) * d.global_batch_size], rt)
+        g = self.per_step
+        return local_share(self.local[step * g : (step + 1) * g], self.rt)
 
-    t0 = time.time() - state.elapsed_s
-    try:
-        model.train()
-        steps = range(state.step, num_steps)
-        for step, pixels in zip(steps, images.batches(mine_at, steps), strict=True):
-            mine = mine_at(step)
-            x = to_input(pixels)  # (B, 3, H, W)
-            t = torch.from_numpy(tokens[mine]).to(rt.device)  # (B, T)
-            loss = contrastive_step(
-                fwd,
-                loss_fn,
-                x,
-                t,
-                d.micro_batch_size,
-                rt.autocast,
-                wrapped if rt.world_size > 1 else None,
-            )
-            grad_norm = optimizer_step(model, opt, sched, recipe.optim.grad_clip, unsharded)
-            with torch.no_grad():  # CLIP's temperature clamp, as open_clip's trainer does
-                model.logit_scale.clamp_(0, math.log(100))
-            value = step_loss(loss, rt, step)
-            state.losses.append(value)
-            state.step = step + 1
-            state.elapsed_s = time.time() - t0
-            sink.log(
-                {
-                    "step": step + 1,
-                    "loss": value,
-                    "lr": sched.get_last_lr()[0],
-                    "grad_norm": grad_norm,
-                    "logit_scale": float(model.logit_scale.detach().exp()),
-                    "samples": (step + 1) * d.global_batch_size,
-                    "elapsed_s": round(state.elapsed_s, 3),
-                }
-            )
-            bar.set_postfix(loss=f"{value:.3f}", refresh=False)
-            bar.update(d.global_batch_size)
-            if cadence.due(state.step):
-                save_state(run_dir, key, model, opt, sched, state)
-    finally:
-        bar.close()
-    wall = time.time() - t0
-    ckpt = run_dir / "checkpoint"
-    sharded = rt.world_size > 1 and recipe.runtime.parallel == "fsdp"
-    weights = full_model_state(model) if sharded else model.state_dict()  # collective (FSDP)
-    if rt.is_main:
-        save_checkpoint(weights, tokenizer, cfg, d.image_size, ckpt)
-    samples = num_steps * d.global_batch_size
-    result = TrainResult(
-        checkpoint=ckpt,
-        num_params=num_params,
-        train_samples=samples,
-        num_steps=num_steps,
-        num_epochs=num_epochs,
-        final_loss=budget_tail(state.losses),
-        flops=flops_per_sample * samples,
-        wall_seconds=wall,
-        throughput=samples / wall,
-        device=rt.describe(),
-        precision=rt.precision,
-        num_processes=rt.world_size,
-    )
-    sink.summary({"final_loss": result.final_loss, "samples_per_second": result.throughput})
-    sink.close()
-    return result
+    def batches(self, steps: range):
+        for step, pixels in zip(steps, self.images.batches(self._mine, steps), strict=True):
+            tokens = torch.from_numpy(self.tokens[self._mine(step)]).to(self.rt.device)  # (B, T)
+            yield self.to_input(pixels), tokens  # (B, 3, H, W), (B, T)
+
+    def step(self, batch) -> torch.Tensor:
+        x, t = batch
+        rt = self.rt
+        wrapped = self.wrapped if rt.world_size > 1 else None
+        micro = self.recipe.data.micro_batch_size
+        return contrastive_step(self.forward, self.loss_fn, x, t, micro, rt.autocast, wrapped)
+
+    def after_step(self, model) -> dict[str, float]:
+        with torch.no_grad():  # CLIP's temperature clamp, as open_clip's trainer does
+            model.logit_scale.clamp_(0, math.log(100))
+        return {"logit_scale": float(model.logit_scale.detach().exp())}
+
+    def save(self, model, full: dict | None, ckpt: Path) -> None:
+        weights = full if full is not None else model.state_dict()
+        save_checkpoint(weights, self.tokenizer, self.cfg, self.recipe.data.image_size, ckpt)
 
 
-def _blocks() -> tuple[type, ...]:
-    """open_clip's transformer blocks: FSDP's units."""
-    from open_clip.transformer import CustomResidualAttentionBlock, ResidualAttentionBlock
-
-    return (ResidualAttentionBlock, CustomResidualAttentionBlock)
+# train_clip(recipe, pool, subset, run_dir, *, wandb_mode="offline", progress=True)
+train_clip = partial(train, make_track=ClipTrack)

@@ -1,4 +1,5 @@
-"""The LM track's training loop: a transformers Llama built from config, packed data.
+"""The LM track: a transformers Llama built from config, trained on packed data by the
+training driver (:mod:`benchmark.train.driver`).
 
     result = train_lm(recipe, pool, subset, run_dir, wandb_mode="offline")
 
@@ -14,7 +15,7 @@ other checkpoint.
 from __future__ import annotations
 
 import logging
-import time
+from functools import partial
 from pathlib import Path
 
 import torch
@@ -25,19 +26,9 @@ from benchmark.pool.format import TOKENIZER_JSON
 from benchmark.pool.store import Pool
 from benchmark.subset import Subset
 from benchmark.train import distributed
-from benchmark.train.common import (
-    TrainResult,
-    accumulation,
-    budget_tail,
-    local_share,
-    make_optimizer,
-    optimizer_step,
-    setup_runtime,
-    start_logging,
-    step_loss,
-)
+from benchmark.train.common import RuntimeInfo, accumulation, local_share
+from benchmark.train.driver import train
 from benchmark.train.packing import PackedSequences
-from benchmark.train.resume import Cadence, full_model_state, load_state, run_key, save_state
 
 log = logging.getLogger(__name__)
 
@@ -101,119 +92,76 @@ def model_flops_per_token(num_params: int, recipe: Recipe) -> float:
     return 6 * num_params + 12 * m.num_layers * m.hidden_size * d.seq_len
 
 
-def train_lm(
-    recipe: Recipe,
-    pool: Pool,
-    subset: Subset,
-    run_dir: Path,
-    *,
-    wandb_mode: str = "offline",
-    progress: bool = True,
-) -> TrainResult:
-    from transformers.models.llama.modeling_llama import LlamaDecoderLayer
+class LMTrack:
+    """The LM track in the training driver: packed sequences, a Llama, next-token loss."""
 
-    rt = setup_runtime(recipe.runtime)
-    d = recipe.data
-    tokenizer = pool.load_tokenizer()
-    vocab_size = model_vocab_size(recipe, pool, len(tokenizer))
-    eos_id = tokenizer.eos_token_id
-    num_steps = recipe.num_steps
-    micro, accum = accumulation(d.global_batch_size, d.micro_batch_size, rt.world_size)
-    seqs = PackedSequences(
-        pool.tokens,
-        pool.offsets,
-        subset.rows,
-        seq_len=d.seq_len,
-        num_sequences=num_steps * d.global_batch_size,
-        eos_id=eos_id,
-        seed=recipe.seed,
-    )
-    num_epochs = seqs.num_epochs
-    torch.manual_seed(recipe.seed)
-    model = build_model(recipe, vocab_size, eos_id).to(rt.device)
-    num_params = sum(p.numel() for p in model.parameters())
-    wrapped, unsharded = distributed.parallelize(
-        model, recipe.runtime.parallel, (LlamaDecoderLayer,)
-    )
-    opt, sched = make_optimizer(model, recipe.optim, num_steps)
-    key = run_key(recipe, pool, subset)
-    state = load_state(run_dir, key, model, opt, sched)
-    cadence = Cadence(recipe.runtime.checkpoint_every, num_steps)
-    fwd = torch.compile(wrapped) if recipe.runtime.compile else wrapped
-    tokens_per_step = d.global_batch_size * d.seq_len
-    sink, bar = start_logging(
-        recipe,
-        run_dir,
-        rt,
-        wandb_mode=wandb_mode,
-        progress=progress,
-        total=num_steps * tokens_per_step,
-        unit="tok",
-        start_step=state.step,
-        per_step=tokens_per_step,
-    )
-    t0 = time.time() - state.elapsed_s
-    try:
-        model.train()
-        for step in range(state.step, num_steps):
-            # this process's slice of the global batch, gathered from the pool's tokens
-            share = local_share(
-                range(step * d.global_batch_size, (step + 1) * d.global_batch_size), rt
-            )
-            mine = seqs[share.start : share.stop]
-            step_loss_sum = torch.zeros((), device=rt.device)
-            for k in range(accum):
-                x = torch.from_numpy(mine[k * micro : (k + 1) * micro])
-                x = x.to(rt.device, non_blocking=True)  # (B, T)
-                with distributed.grad_sync(wrapped, k == accum - 1):
-                    with rt.autocast():
-                        loss = lm_loss(fwd(input_ids=x, labels=x), recipe.optim.z_loss) / accum
-                    loss.backward()
-                step_loss_sum += loss.detach()
-            grad_norm = optimizer_step(model, opt, sched, recipe.optim.grad_clip, unsharded)
-            value = step_loss(step_loss_sum, rt, step)
-            state.losses.append(value)
-            state.step = step + 1
-            state.elapsed_s = time.time() - t0
-            sink.log(
-                {
-                    "step": step + 1,
-                    "loss": value,
-                    "lr": sched.get_last_lr()[0],
-                    "grad_norm": grad_norm,
-                    "tokens": (step + 1) * tokens_per_step,
-                    "elapsed_s": round(state.elapsed_s, 3),
-                }
-            )
-            bar.set_postfix(loss=f"{value:.3f}", refresh=False)
-            bar.update(tokens_per_step)
-            if cadence.due(state.step):
-                save_state(run_dir, key, model, opt, sched, state)
-    finally:
-        bar.close()
-    wall = time.time() - t0
-    ckpt = run_dir / "checkpoint"
-    sharded = rt.world_size > 1 and recipe.runtime.parallel == "fsdp"
-    full = full_model_state(model) if sharded else None  # collective: every rank calls it
-    if full is not None and recipe.model.tie_word_embeddings:
-        full.pop("lm_head.weight", None)  # the input embedding's, saved once
-    if rt.is_main:
+    unit, amount = "tok", "tokens"
+
+    def __init__(self, recipe: Recipe, pool: Pool, subset: Subset, rt: RuntimeInfo):
+        d = recipe.data
+        self.recipe, self.rt = recipe, rt
+        self.tokenizer = pool.load_tokenizer()
+        self.vocab_size = model_vocab_size(recipe, pool, len(self.tokenizer))
+        self.eos_id = self.tokenizer.eos_token_id
+        self.micro, self.accum = accumulation(
+            d.global_batch_size, d.micro_batch_size, rt.world_size
+        )
+        self.seqs = PackedSequences(
+            pool.tokens,
+            pool.offsets,
+            subset.rows,
+            seq_len=d.seq_len,
+            num_sequences=recipe.num_steps * d.global_batch_size,
+            eos_id=self.eos_id,
+            seed=recipe.seed,
+        )
+        self.num_epochs = self.seqs.num_epochs
+        self.per_step = d.global_batch_size * d.seq_len
+
+    def build_model(self):
+        return build_model(self.recipe, self.vocab_size, self.eos_id)
+
+    def flops_per_unit(self, model, num_params: int) -> float:
+        return model_flops_per_token(num_params, self.recipe)
+
+    def blocks(self) -> tuple[type, ...]:
+        from transformers.models.llama.modeling_llama import LlamaDecoderLayer
+
+        return (LlamaDecoderLayer,)
+
+    def prepare(self, wrapped, forward) -> None:
+        self.wrapped, self.forward = wrapped, forward
+
+    def batches(self, steps: range):
+        """Per step, this process's slice of the global batch, gathered from the pool's tokens."""
+        g = self.recipe.data.global_batch_size
+        for step in steps:
+            share = local_share(range(step * g, (step + 1) * g), self.rt)
+            yield self.seqs[share.start : share.stop]
+
+    def step(self, mine) -> torch.Tensor:
+        rt, micro = self.rt, self.micro
+        total = torch.zeros((), device=rt.device)
+        for k in range(self.accum):
+            x = torch.from_numpy(mine[k * micro : (k + 1) * micro])
+            x = x.to(rt.device, non_blocking=True)  # (B, T)
+            with distributed.grad_sync(self.wrapped, k == self.accum - 1):
+                with rt.autocast():
+                    out = self.forward(input_ids=x, labels=x)
+                    loss = lm_loss(out, self.recipe.optim.z_loss) / self.accum
+                loss.backward()
+            total += loss.detach()
+        return total
+
+    def after_step(self, model) -> dict[str, float]:
+        return {}
+
+    def save(self, model, full: dict | None, ckpt: Path) -> None:
+        if full is not None and self.recipe.model.tie_word_embeddings:
+            full.pop("lm_head.weight", None)  # the input embedding's, saved once
         model.save_pretrained(str(ckpt), state_dict=full, safe_serialization=True)
-        tokenizer.save_pretrained(str(ckpt))
-    result = TrainResult(
-        checkpoint=ckpt,
-        num_params=num_params,
-        train_tokens=num_steps * tokens_per_step,
-        num_steps=num_steps,
-        num_epochs=num_epochs,
-        final_loss=budget_tail(state.losses),
-        flops=model_flops_per_token(num_params, recipe) * num_steps * tokens_per_step,
-        wall_seconds=wall,
-        throughput=num_steps * tokens_per_step / wall,
-        device=rt.describe(),
-        precision=rt.precision,
-        num_processes=rt.world_size,
-    )
-    sink.summary({"final_loss": result.final_loss, "tokens_per_second": result.throughput})
-    sink.close()
-    return result
+        self.tokenizer.save_pretrained(str(ckpt))
+
+
+# train_lm(recipe, pool, subset, run_dir, *, wandb_mode="offline", progress=True)
+train_lm = partial(train, make_track=LMTrack)

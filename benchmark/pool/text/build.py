@@ -23,8 +23,8 @@ from typing import Any
 import numpy as np
 
 from benchmark.errors import PoolError
+from benchmark.fetch.packages import describe
 from benchmark.pool import textmeta
-from benchmark.pool.fetch import describe
 from benchmark.pool.format import (
     EVALS_DIR,
     OFFSETS,
@@ -53,7 +53,7 @@ def _held_out(locator: str) -> bool:
 
 def _collect(sources: Sequence[Any], cache_dir: Path, max_docs: int | None):
     """Items (dicts) for the pool, held-out prose passages, and per-source records."""
-    from benchmark.pool.fetch import fetch_source
+    from benchmark.fetch.packages import fetch_source
 
     items: list[dict[str, Any]] = []
     heldout: list[str] = []
@@ -117,8 +117,8 @@ def build_text_default(
     reduced pool (for tests), whose name gains a ``-reduced`` suffix and whose
     fingerprint therefore differs.
     """
-    from benchmark.pool.text_evals import EVAL_DATA_VERSION, build_text_evals
-    from benchmark.pool.text_sources import TEXT_SOURCES
+    from benchmark.pool.text.evals import EVAL_DATA_VERSION, build_text_evals
+    from benchmark.pool.text.sources import TEXT_SOURCES
 
     t0 = time.time()
     sources = list(TEXT_SOURCES if sources is None else sources)

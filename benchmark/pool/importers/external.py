@@ -14,8 +14,8 @@ imports the directory once; the result is an ordinary pool directory under
 
 (``bench pool import FILE`` without ``--format`` still installs an exported archive.)
 
-Formats (see :mod:`benchmark.pool.dclm` and :mod:`benchmark.pool.datacomp` for the
-details and the uid rules):
+Formats (see :mod:`benchmark.pool.importers.dclm` and
+:mod:`benchmark.pool.importers.datacomp` for the details and the uid rules):
 
 - ``dclm``: ``*.jsonl`` / ``*.jsonl.zst`` / ``*.jsonl.zstd`` shards, one JSON object a
   line with ``text`` and an id; the import tokenizes every document (the token cache)
@@ -64,7 +64,7 @@ separate pools.
 The pool directory is in the format of :mod:`benchmark.pool.format` (a text pool with its
 token cache, an image-text pool with its image caches or encoded images; the source tars
 stay where they are, and the manifest records each with its sha256). What the two
-importers share is in :mod:`benchmark.pool.importing`.
+importers share is in :mod:`benchmark.pool.importers.common`.
 """
 
 from __future__ import annotations
@@ -75,7 +75,7 @@ from pathlib import Path
 
 from benchmark.errors import PoolError
 from benchmark.pool.format import MANIFEST
-from benchmark.pool.importing import check_evals_from, check_tokenizer
+from benchmark.pool.importers.common import check_evals_from, check_tokenizer
 from benchmark.pool.store import Pool, check_pool_name, pool_path
 from benchmark.pool.writer import staging
 
@@ -127,11 +127,11 @@ def import_external(
     check_evals_from(evals_from, TRACKS[fmt])
     with staging(dest) as tmp:
         if fmt == "dclm":
-            from benchmark.pool.dclm import import_dclm
+            from benchmark.pool.importers.dclm import import_dclm
 
             import_dclm(name, source, tmp, workers, tokenizer, evals_from, id_field)
         else:
-            from benchmark.pool.datacomp import import_datacomp
+            from benchmark.pool.importers.datacomp import import_datacomp
 
             import_datacomp(
                 name,

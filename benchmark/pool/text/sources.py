@@ -12,7 +12,7 @@ for analysis (``good`` prose, ``reference`` text, ``junk``), never a filter.
         for locator, text in src.read(fetched.root):
             ...
 
-The readers live in :mod:`benchmark.pool.text_readers`; documents come out in a
+The readers live in :mod:`benchmark.fetch.readers`; documents come out in a
 fixed order with stable URL-like locators. The mix is meant to look like a web crawl
 measured in items and tokens: about a quarter good prose, about a third junk (spam,
 tweets, boilerplate, code, logs, markup, non-English text, word lists, exact and near
@@ -26,7 +26,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-from benchmark.pool.text_readers import (
+from benchmark.fetch.readers import (
     Documents,
     dictd_reader,
     files_reader,

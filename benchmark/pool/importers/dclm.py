@@ -53,7 +53,7 @@ from benchmark.pool.format import (
     item_content,
     uid_of_id,
 )
-from benchmark.pool.importing import (
+from benchmark.pool.importers.common import (
     IMPORT_VERSION,
     copy_evals,
     find_shards,

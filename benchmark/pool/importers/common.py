@@ -1,9 +1,9 @@
-"""What the external importers (:mod:`~benchmark.pool.dclm`, :mod:`~benchmark.pool.datacomp`)
-share: finding and recording source shards, a deterministic parallel map, uid order,
-and installing the pool's tokenizer and eval data.
+"""What the external importers (:mod:`~benchmark.pool.importers.dclm`,
+:mod:`~benchmark.pool.importers.datacomp`) share: finding and recording source shards,
+a deterministic parallel map, uid order, and installing the pool's tokenizer and eval data.
 
 The pool they write is the format of :mod:`benchmark.pool.format`, staged by
-:mod:`benchmark.pool.writer`; :mod:`benchmark.pool.external` is the entry point.
+:mod:`benchmark.pool.writer`; :mod:`benchmark.pool.importers.external` is the entry point.
 """
 
 from __future__ import annotations
@@ -153,7 +153,7 @@ def install_tokenizer(spec: str, out: Path, track: str, train: Callable[[Path], 
         return {**train(out), "from": "trained on the pool"}
     path = Path(spec).expanduser()
     if spec == OPENAI_CLIP:
-        from benchmark.pool.captions import openai_clip_tokenizer
+        from benchmark.pool.tokenizer import openai_clip_tokenizer
 
         openai_clip_tokenizer(out)
         record = {"from": "OpenAI CLIP's BPE, from open_clip's wheel", "name": OPENAI_CLIP}

@@ -24,8 +24,8 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import quote
 
-from benchmark.pool.fetch import FetchError
-from benchmark.pool.text_formats import html_to_text, read_sword_module
+from benchmark.fetch.formats import html_to_text, read_sword_module
+from benchmark.fetch.packages import FetchError
 
 log = logging.getLogger(__name__)
 

@@ -11,9 +11,11 @@ wheels). Nothing is installed. Each fetch is cached under
     root/            # the extracted contents
 
 A cache entry is assembled in a temporary folder and renamed into place, so an
-interrupted fetch never leaves a half entry; a complete entry is reused as is.
+interrupted fetch never leaves a half entry; a complete entry is reused as is. With
+``$BENCH_OFFLINE`` set (``make test-fast`` sets it), a fetch that would reach a registry
+fails instead (a cached entry is still read).
 
-    from benchmark.pool.fetch import fetch_apt
+    from benchmark.fetch.packages import fetch_apt
     fetched = fetch_apt("dict-jargon", "4.4.7-3.1", cache_dir)
     fetched.root / "usr/share/dictd/jargon.index"
 """
@@ -23,6 +25,7 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
+import os
 import re
 import shutil
 import subprocess
@@ -128,6 +131,11 @@ def _fetch(
     entry = _entry_dir(registry, name, version, cache_dir, only)
     if (entry / "fetched.json").is_file():
         return _load_entry(entry)
+    if os.environ.get("BENCH_OFFLINE"):
+        raise FetchError(
+            f"{registry} package {name}={version} is not in the cache {cache_dir} and "
+            "$BENCH_OFFLINE is set: unset it to fetch from the registry"
+        )
     entry.parent.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(prefix=f".{entry.name}.", dir=entry.parent))
     try:

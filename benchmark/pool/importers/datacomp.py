@@ -55,7 +55,7 @@ from benchmark.pool.format import (
     images_name,
     item_content,
 )
-from benchmark.pool.importing import (
+from benchmark.pool.importers.common import (
     IMPORT_VERSION,
     copy_evals,
     find_shards,
@@ -325,7 +325,7 @@ def import_datacomp(
     ).reshape(-1, 32)
 
     def train(out: Path) -> dict[str, Any]:
-        from benchmark.pool.captions import train_caption_tokenizer
+        from benchmark.pool.tokenizer import train_caption_tokenizer
 
         train_caption_tokenizer([texts[k] for k in order], VOCAB_SIZE, out)
         return {

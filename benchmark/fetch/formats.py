@@ -29,7 +29,7 @@ from collections.abc import Iterator
 from html.parser import HTMLParser
 from pathlib import Path
 
-from benchmark.pool.fetch import FetchError
+from benchmark.fetch.packages import FetchError
 
 _CHAPTER = re.compile(r'<chapter\b[^>]*\bsID="([^"]+)"')
 _BOOK = re.compile(r'<div\b[^>]*\btype="book"[^>]*>')

@@ -28,8 +28,8 @@ from dataclasses import dataclass, field
 from functools import cache
 from pathlib import Path
 
-from benchmark.pool.fetch import Fetched, fetch_source
-from benchmark.pool.image_render import MAX_SVG_BYTES
+from benchmark.fetch.packages import Fetched, fetch_source
+from benchmark.pool.image.render import MAX_SVG_BYTES
 
 # Languages whose names/descriptions serve as non-English captions.
 LANGS = ("de", "fr", "es", "it", "nl", "pt", "pl", "sv", "ru", "ja", "zh", "ko")

@@ -4,7 +4,7 @@ Steps: fetch every source (cached), read its objects, hold out one whole emoji a
 and 1 in 8 clip art drawings for evaluation, render each remaining object once into a
 sprite, plan the pool items (``variants`` augmented renders per object, composites of
 two objects side by side, exact duplicates), caption each item by a kind drawn from a
-hash of its locator (see :mod:`benchmark.pool.captions`; ``caption_kind`` is an oracle
+hash of its locator (see :mod:`benchmark.pool.image.captions`; ``caption_kind`` is an oracle
 label for validation studies, a real pool has none), render the items at 64 px, and
 write the pool: parquet index, webdataset tars, the 32/64 px image caches, the caption
 tokenizer and the eval sets (checked for overlap with the pool).
@@ -28,15 +28,8 @@ import numpy as np
 from tqdm import tqdm
 
 from benchmark.errors import PoolError
+from benchmark.fetch.packages import describe
 from benchmark.pool import textmeta
-from benchmark.pool.captions import (
-    DUPLICATE_SHARE,
-    KINDS,
-    choose_kind,
-    make_caption,
-    train_caption_tokenizer,
-)
-from benchmark.pool.fetch import describe
 from benchmark.pool.format import (
     EVALS_DIR,
     TOKENIZER_DIR,
@@ -46,7 +39,13 @@ from benchmark.pool.format import (
     make_uid,
     tar_shard_name,
 )
-from benchmark.pool.image_render import (
+from benchmark.pool.image.captions import (
+    DUPLICATE_SHARE,
+    KINDS,
+    choose_kind,
+    make_caption,
+)
+from benchmark.pool.image.render import (
     IMAGE_SIZE,
     augment_params,
     compose,
@@ -56,7 +55,8 @@ from benchmark.pool.image_render import (
     resize,
     seed_of,
 )
-from benchmark.pool.image_sources import HELDOUT_STYLE, IMAGE_SOURCES, ImageObject
+from benchmark.pool.image.sources import HELDOUT_STYLE, IMAGE_SOURCES, ImageObject
+from benchmark.pool.tokenizer import train_caption_tokenizer
 from benchmark.pool.writer import write_pool_dir
 
 log = logging.getLogger(__name__)
@@ -107,8 +107,8 @@ def _render_item(job: tuple[list[int], int]) -> tuple[np.ndarray, np.ndarray, by
 
 
 def _collect(cache_dir: Path, max_docs: int | None):
-    from benchmark.pool.fetch import fetch_source
-    from benchmark.pool.image_sources import fetch_helpers
+    from benchmark.fetch.packages import fetch_source
+    from benchmark.pool.image.sources import fetch_helpers
 
     helpers = fetch_helpers(cache_dir)
     roots = {k: f.root for k, f in helpers.items()}
@@ -179,7 +179,7 @@ def build_image_default(
     tests, named ``image-default-reduced``); every eval task is still built, smaller.
     """
     global _SPRITES
-    from benchmark.pool.image_evals import plan_evals, write_evals
+    from benchmark.pool.image.evals import plan_evals, write_evals
 
     t0 = time.time()
     reduced = max_docs_per_source is not None

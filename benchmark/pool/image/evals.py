@@ -37,10 +37,10 @@ from typing import Any
 import numpy as np
 
 from benchmark.io import write_json
-from benchmark.pool.captions import descriptive
 from benchmark.pool.format import EVAL_CAPTIONS, EVAL_CLASSES, EVAL_IMAGES, EVAL_LABELS, MANIFEST
-from benchmark.pool.image_render import augment_params, compose, dhash, seed_of
-from benchmark.pool.image_sources import HELDOUT_STYLE, ImageObject
+from benchmark.pool.image.captions import descriptive
+from benchmark.pool.image.render import augment_params, compose, dhash, seed_of
+from benchmark.pool.image.sources import HELDOUT_STYLE, ImageObject
 
 log = logging.getLogger(__name__)
 

@@ -5,11 +5,11 @@ the subset does not depend on the scale or the training seed), trains it with ea
 scale's recipe and seed, and submits the entry to ``leaderboard/`` as
 ``TRACK-SCALE-METHOD-sSEED``. Every run is a separate, finished step: a re-run skips the
 entries already on the board and resumes a killed run, so the study survives
-interruptions and can be spread over sessions. ``benchmarks/validity.py`` turns the
+interruptions and can be spread over sessions. ``benchmark/studies/validity.py`` turns the
 board into ``docs/validity.md``.
 
-    BENCH_HOME=... python benchmarks/selection_study.py --track lm --scales xs,small
-    BENCH_HOME=... python benchmarks/selection_study.py --track clip --scales small \\
+    BENCH_HOME=... python -m benchmark.studies.selection --track lm --scales xs,small
+    BENCH_HOME=... python -m benchmark.studies.selection --track clip --scales small \\
         --methods all,caption-filter,clip-score --seeds 0,1,2
 
 ``clip-score`` scores pairs with the harness's own CLIP trained on the whole pool at
@@ -24,7 +24,8 @@ import json
 from pathlib import Path
 
 from benchmark.config import load_recipe
-from benchmark.leaderboard.submit import leaderboard_dir, submit
+from benchmark.leaderboard.entry import leaderboard_dir
+from benchmark.leaderboard.submit import submit
 from benchmark.pool.build import ensure_pool
 from benchmark.run import run_train
 from benchmark.select import METHODS, select

@@ -7,23 +7,21 @@ pool minus the junk, at one scale with the same budget, for each seed; submits e
 of seed std. Each run is a separate, finished step: re-running the script skips the
 runs that already have an entry, so the study survives interruptions.
 
-    BENCH_HOME=... python benchmarks/junk_study.py --track lm --scale xs --seeds 0,1,2
-    BENCH_HOME=... python benchmarks/junk_study.py --track clip --scale small --seeds 0
+    BENCH_HOME=... python -m benchmark.studies.junk --track lm --scale xs --seeds 0,1,2
+    BENCH_HOME=... python -m benchmark.studies.junk --track clip --scale small --seeds 0
 """
 
 from __future__ import annotations
 
 import argparse
-import json
 from pathlib import Path
 
 import numpy as np
 
 from benchmark.config import load_recipe
-from benchmark.leaderboard.submit import leaderboard_dir, submit
 from benchmark.pool.build import ensure_pool
-from benchmark.run import run_train
 from benchmark.select import select
+from benchmark.studies.selection import ensure_entry
 
 VARIANTS = {
     "all": {},
@@ -58,21 +56,7 @@ def main() -> None:
         subset = subset_for(variant, pool, subsets)
         for seed in seeds:
             name = f"{args.track}-{args.scale}-{variant}-s{seed}"
-            board_entry = leaderboard_dir() / args.track / args.scale / f"{name}.json"
-            if not board_entry.is_file():
-                run_dir = Path(args.runs_dir) / name
-                if not (run_dir / "entry.json").is_file():
-                    run_train(
-                        track=args.track,
-                        scale=args.scale,
-                        subset_file=subset,
-                        seed=seed,
-                        name=name,
-                        runs_dir=Path(args.runs_dir),
-                        wandb_mode="disabled",
-                    )
-                submit(run_dir, replace=True)
-            entry = json.loads(board_entry.read_text())
+            entry = ensure_entry(args.track, args.scale, name, subset, seed, Path(args.runs_dir))
             scores[variant].append(entry["metrics"]["headline"]["value"])
     print(f"{args.track} scale {args.scale}, seeds {seeds}")
     stats = {

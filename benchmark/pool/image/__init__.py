@@ -1,0 +1,1 @@
+"""The embedded image-text pool: sources, rendering, captions, eval sets, and the build."""

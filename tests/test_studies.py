@@ -1,0 +1,68 @@
+"""The studies' own steps (benchmark.studies): subsets made once, finished entries skipped."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from benchmark.studies import junk, selection
+from benchmark.subset import load_subset
+
+REPO = Path(__file__).resolve().parent.parent
+
+
+def test_a_study_subset_is_made_once_with_the_studys_options(tiny_pool, tmp_path, monkeypatch):
+    assert selection.subset_for("lm", "all", tiny_pool, tmp_path, tmp_path) is None
+    path = selection.subset_for("lm", "random", tiny_pool, tmp_path, tmp_path)
+    meta = json.loads(Path(f"{path}.meta.json").read_text())
+    assert meta["method"] == "random" and meta["options"]["fraction"] == 0.5
+    rows = load_subset(path, tiny_pool).rows
+    assert abs(len(rows) - tiny_pool.num_items / 2) <= 1
+
+    def no_reselect(*args, **kwargs):
+        raise AssertionError("a made subset is selected again")
+
+    monkeypatch.setattr(selection, "select", no_reselect)
+    assert selection.subset_for("lm", "random", tiny_pool, tmp_path, tmp_path) == path
+
+
+def test_junk_variants_split_the_pool_by_its_quality_labels(tiny_pool, tmp_path):
+    no_junk = load_subset(junk.subset_for("no-junk", tiny_pool, tmp_path), tiny_pool).rows
+    only = load_subset(junk.subset_for("junk-only", tiny_pool, tmp_path), tiny_pool).rows
+    assert len(no_junk) and len(only)
+    assert not set(no_junk) & set(only)
+    assert len(no_junk) + len(only) == tiny_pool.num_items
+
+
+@pytest.mark.parametrize("where", ["board", "run"])
+def test_a_finished_entry_is_never_trained_again(where, tmp_path, monkeypatch):
+    committed = REPO / "leaderboard/lm/xs/lm-xs-all-s0.json"
+    board, runs = tmp_path / "board", tmp_path / "runs"
+    monkeypatch.setattr(selection, "leaderboard_dir", lambda: board)
+
+    def no_training(**kwargs):
+        raise AssertionError("a finished run is trained again")
+
+    submitted = []
+    monkeypatch.setattr(selection, "run_train", no_training)
+    monkeypatch.setattr(selection, "submit", lambda run_dir, replace: submitted.append(run_dir))
+    dest = (
+        board / "lm/xs/lm-xs-all-s0.json" if where == "board" else runs / "lm-xs-all-s0/entry.json"
+    )
+    dest.parent.mkdir(parents=True)
+    dest.write_text(committed.read_text())
+    if where == "run":  # a finished run not yet submitted: submit it, as the fake does
+        monkeypatch.setattr(
+            selection,
+            "submit",
+            lambda run_dir, replace: (
+                submitted.append(run_dir)
+                or (board / "lm/xs").mkdir(parents=True)
+                or (board / "lm/xs/lm-xs-all-s0.json").write_text(committed.read_text())
+            ),
+        )
+    entry = selection.ensure_entry("lm", "xs", "lm-xs-all-s0", None, 0, runs)
+    assert entry["metrics"]["headline"] == json.loads(committed.read_text())["metrics"]["headline"]
+    assert submitted == ([] if where == "board" else [runs / "lm-xs-all-s0"])
