@@ -74,7 +74,7 @@ def _pool_import(args: argparse.Namespace) -> int:
             args.file,
             args.format,
             Path(args.source),
-            workers=args.workers,
+            engine=_engine(args),
             tokenizer=args.tokenizer,
             evals_from=args.evals_from,
             force=args.force,
@@ -82,6 +82,7 @@ def _pool_import(args: argparse.Namespace) -> int:
             metadata=Path(args.metadata) if args.metadata else None,
             image_sizes=args.image_sizes,
             encoded=args.encoded,
+            skip_bad_shards=args.skip_bad_shards,
         )
         print(
             f"pool {pool.name}: {pool.num_items} items, fingerprint {pool.fingerprint[:16]}… "
@@ -91,12 +92,15 @@ def _pool_import(args: argparse.Namespace) -> int:
     external_only = {
         "--source": args.source,
         "--workers": args.workers != 1,
+        "--engine": args.engine != "local",
+        "--ray-address": args.ray_address,
         "--tokenizer": args.tokenizer != "train",
         "--evals-from": args.evals_from,
         "--id-field": args.id_field,
         "--metadata": args.metadata,
         "--image-sizes": args.image_sizes != [32, 64],
         "--encoded": args.encoded,
+        "--skip-bad-shards": args.skip_bad_shards,
     }
     given = [flag for flag, value in external_only.items() if value]
     if given:
@@ -128,9 +132,29 @@ def _select(args: argparse.Namespace) -> int:
 
     options = check_options(args.method, _select_options(args))  # before the pool is built
     check_output(Path(args.out))
-    n = select(args.method, ensure_pool(args.pool), Path(args.out), **options)
+    engine = _engine(args)
+    n = select(args.method, ensure_pool(args.pool), Path(args.out), engine=engine, **options)
     print(f"{args.out}: {n} uids ({args.method})")
     return 0
+
+
+def _engine(args: argparse.Namespace):
+    from benchmark.engine import Engine
+
+    return Engine(args.engine, args.workers, args.ray_address)
+
+
+def _add_engine(p: argparse.ArgumentParser, what: str) -> None:
+    p.add_argument(
+        "--engine",
+        choices=["local", "ray"],
+        default="local",
+        help=f"{what}: this machine's processes, or a Ray cluster (one task per shard)",
+    )
+    p.add_argument(
+        "--workers", type=int, default=1, help=f"{what}: processes (local), tasks in flight (ray)"
+    )
+    p.add_argument("--ray-address", help="the Ray cluster (default: $RAY_ADDRESS, else local Ray)")
 
 
 def _select_options(args: argparse.Namespace) -> dict:
@@ -444,7 +468,13 @@ def build_parser() -> argparse.ArgumentParser:
     im.add_argument("--force", action="store_true", help="replace an existing pool")
     im.add_argument("--format", choices=["dclm", "datacomp"], help="external pool format")
     im.add_argument("--source", help="external: folder of jsonl(.zst) or webdataset shards")
-    im.add_argument("--workers", type=int, default=1, help="external: processes")
+    _add_engine(im, "external")
+    im.add_argument(
+        "--skip-bad-shards",
+        action="store_true",
+        help="external: import a shard that cannot be read as empty, recorded in the manifest "
+        "(default: stop with exit 2, nothing written)",
+    )
     im.add_argument(
         "--tokenizer",
         default="train",
@@ -484,6 +514,7 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--sources", default="", help="sources: comma-separated source names")
     s.add_argument("--quality", default="", help="sources: comma-separated quality labels")
     s.add_argument("--exclude", action="store_true", help="sources: keep everything else")
+    _add_engine(s, "the methods that read every item")
     s.set_defaults(func=_select)
 
     sc = sub.add_parser("subset", help="check a subset file")

@@ -6,6 +6,7 @@ from __future__ import annotations
 import hashlib
 import io
 import json
+import re
 import shutil
 import subprocess
 import sys
@@ -481,3 +482,31 @@ def test_encoded_pool_streams_the_same_pixels_as_a_cache(bench_home, datacomp_sr
     assert a.final_loss == b.final_loss and a.num_steps == b.num_steps == 3
     with pytest.raises(PoolError, match="--encoded"):
         StepImages(cached, 64, np.arange(4))
+
+
+@pytest.mark.parametrize("fmt", ["dclm", "datacomp"])
+def test_a_bad_shard_stops_the_import_or_with_the_option_is_skipped_and_recorded(
+    fmt, bench_home, tmp_path
+):
+    src = make_dclm(tmp_path / "src") if fmt == "dclm" else make_datacomp(tmp_path / "src")
+    good = import_external(
+        f"skip-{fmt}-good", fmt, src, **({"image_sizes": (16,)} if fmt != "dclm" else {})
+    )
+    if fmt == "dclm":
+        bad = src / "shard_00000003.jsonl"
+        bad.write_text('{"text": "fine", "id": "x1"}\n{"text": broken\n')
+        where = f"{bad}:2: malformed JSON line"
+    else:
+        bad = src / "shards" / "00000009.tar"
+        bad.write_bytes(b"not a tar at all" * 64)
+        where = f"{bad}: not a readable tar"
+    kw = {"image_sizes": (16,)} if fmt != "dclm" else {}
+    before = _leftovers()
+    with pytest.raises(PoolError, match=re.escape(where)):
+        import_external(f"skip-{fmt}", fmt, src, **kw)
+    assert not (pools_dir() / f"skip-{fmt}").exists() and _leftovers() == before
+    pool = import_external(f"skip-{fmt}", fmt, src, skip_bad_shards=True, **kw)
+    skipped = pool.manifest["external"]["skipped_shards"]
+    assert [s["name"] for s in skipped] == [bad.relative_to(src).as_posix()]
+    assert where in skipped[0]["error"]
+    assert pool.fingerprint == good.fingerprint  # the bad shard added nothing

@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import logging
 import re
-from collections import Counter, deque
+from collections import deque
 from pathlib import Path
 
 import numpy as np
@@ -29,7 +29,15 @@ from benchmark.paths import download_cache
 from benchmark.pool.format import image_sizes
 from benchmark.pool.store import Pool
 from benchmark.select.registry import register
-from benchmark.select.text import _progress, detect_language, texts, top_fraction
+from benchmark.select.scan import scan
+from benchmark.select.text import (
+    _progress,
+    detect_language,
+    first_of_each,
+    keep_by_rule,
+    texts,
+    top_fraction,
+)
 
 log = logging.getLogger(__name__)
 
@@ -53,16 +61,11 @@ def select_caption_filter(pool: Pool, *, min_words: int = 3, min_chars: int = 6)
     """DataComp's basic caption filtering: English by CLD2, at least ``min_words`` words
     and ``min_chars`` characters (DataComp: more than two and more than five), and not a
     bare image file name."""
-    reasons: Counter[str] = Counter()
-    keep = []
-    for row, caption in enumerate(_progress(texts(pool), "caption-filter")):
-        reason = caption_reason(caption, min_words, min_chars)
-        if reason is None:
-            keep.append(row)
-        else:
-            reasons[reason] += 1
-    log.info("caption-filter dropped %s", dict(reasons.most_common()))
-    return np.asarray(keep, dtype=np.int64)
+    return keep_by_rule(pool, caption_reason, (min_words, min_chars), "caption-filter")
+
+
+def _column(cols: dict, start: int, name: str) -> np.ndarray:
+    return np.asarray(cols[name])
 
 
 @register("image-dedup", track="clip")
@@ -72,9 +75,8 @@ def select_image_dedup(pool: Pool, *, hash: str = "dhash") -> np.ndarray:
     columns = {"dhash": "dhash", "sha256": "image_sha256"}
     if hash not in columns:
         raise BenchError(f"image-dedup: hash must be one of {', '.join(columns)}, got {hash!r}")
-    values = pool.read_table([columns[hash]]).column(columns[hash]).to_numpy(zero_copy_only=False)
-    _, first = np.unique(values, return_index=True)
-    return np.sort(first).astype(np.int64)
+    column = columns[hash]
+    return first_of_each(scan(pool, _column, [column], "image-dedup", column))
 
 
 # --- text-based filtering: WordNet's physical-entity nouns ----------------------------
@@ -131,11 +133,12 @@ def select_text_filter(pool: Pool) -> np.ndarray:
     wordnet = fetch_apt(*WORDNET, download_cache())
     concepts = concept_nouns(wordnet.root / "usr/share/wordnet")
     log.info("text-filter: %d concept names from WordNet", len(concepts))
-    values = texts(pool)
-    keep = [
-        r for r, c in enumerate(_progress(values, "text-filter")) if names_a_concept(c, concepts)
-    ]
-    return np.asarray(keep, dtype=np.int64)
+    named = scan(pool, _names_concepts, ["text"], "text-filter", concepts)
+    return np.flatnonzero(named).astype(np.int64)
+
+
+def _names_concepts(cols: dict, start: int, concepts: set[str]) -> np.ndarray:
+    return np.array([names_a_concept(c, concepts) for c in cols["text"]], dtype=bool)
 
 
 # --- CLIP score -----------------------------------------------------------------------

@@ -158,9 +158,11 @@ def subset_method(file: str | None, num_uids: int) -> dict[str, Any] | None:
     return {"name": name, "options": options, "label": label}
 
 
-def select(method: str, pool: Pool, out: Path, **options: Any) -> int:
-    """Run ``method`` on ``pool`` with ``options``, write the subset to ``out`` and its
-    provenance to ``out.meta.json``; return the subset's size."""
+def select(method: str, pool: Pool, out: Path, *, engine=None, **options: Any) -> int:
+    """Run ``method`` on ``pool`` with ``options`` (its passes over the items on
+    ``engine``, default this process), write the subset to ``out`` and its provenance to
+    ``out.meta.json``; return the subset's size. The subset does not depend on the engine."""
+    from benchmark.select.scan import using
     from benchmark.subset import check_output
 
     options = check_options(method, options)
@@ -172,7 +174,8 @@ def select(method: str, pool: Pool, out: Path, **options: Any) -> int:
         )
     valid = entry.options
     start = time.perf_counter()
-    rows = np.asarray(entry.func(pool, **options), dtype=np.int64)
+    with using(engine):
+        rows = np.asarray(entry.func(pool, **options), dtype=np.int64)
     seconds = time.perf_counter() - start
     if len(rows) == 0:
         raise BenchError(f"method {method} selected nothing from pool {pool.name}")

@@ -11,8 +11,10 @@
   reference set (``benchmark.select.reference``), negatives random pool items; keeps the
   top ``fraction`` by its score.
 
-Every method walks the pool in row order and breaks ties by row, so the same options
-and seed give the same subset.
+Each method is a pass over the items, shard by shard (:mod:`benchmark.select.scan`: a
+hash, a rule's verdict or a score per item, on this machine or a Ray cluster), then a
+step over those values in row order that breaks ties by row, so the same options and seed
+give the same subset on either engine.
 """
 
 from __future__ import annotations
@@ -20,8 +22,10 @@ from __future__ import annotations
 import hashlib
 import logging
 import re
+import tempfile
 from collections import Counter
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 from tqdm import tqdm
@@ -29,6 +33,7 @@ from tqdm import tqdm
 from benchmark.errors import BenchError
 from benchmark.pool.store import Pool
 from benchmark.select.registry import register
+from benchmark.select.scan import scan
 
 log = logging.getLogger(__name__)
 
@@ -51,18 +56,25 @@ def _progress(items, what: str, total: int | None = None):
 # --- deduplication --------------------------------------------------------------------
 
 
+def _exact_keys(cols: dict, start: int) -> np.ndarray:
+    """A 128-bit hash of each normalised text, ``(n, 2)`` uint64."""
+    digests = [
+        hashlib.blake2b(normalise(t).encode(), digest_size=16).digest() for t in cols["text"]
+    ]
+    return np.frombuffer(b"".join(digests), dtype=np.uint64).reshape(-1, 2)
+
+
+def first_of_each(keys: np.ndarray) -> np.ndarray:
+    """Rows of the first occurrence of each distinct key (row of ``keys``), in row order."""
+    _, first = np.unique(keys, axis=0 if keys.ndim > 1 else None, return_index=True)
+    return np.sort(first).astype(np.int64)
+
+
 @register("exact-dedup", track="lm")
 def select_exact_dedup(pool: Pool) -> np.ndarray:
     """One item per distinct normalised text (lower case, whitespace collapsed); the
     first in pool order stays."""
-    seen: set[bytes] = set()
-    keep = []
-    for row, text in enumerate(texts(pool)):
-        key = hashlib.blake2b(normalise(text).encode(), digest_size=16).digest()
-        if key not in seen:
-            seen.add(key)
-            keep.append(row)
-    return np.asarray(keep, dtype=np.int64)
+    return first_of_each(scan(pool, _exact_keys, ["text"], "exact-dedup"))
 
 
 def shingles(text: str, n: int) -> set[bytes]:
@@ -73,6 +85,43 @@ def shingles(text: str, n: int) -> set[bytes]:
     return {" ".join(words[i : i + n]).encode() for i in range(len(words) - n + 1)}
 
 
+def _band_keys(
+    cols: dict, start: int, threshold: float, num_perm: int, ngram: int, seed: int
+) -> np.ndarray:
+    """Each text's LSH band keys, ``(n, bands, 16)`` uint8: a 128-bit hash of each band
+    of its MinHash signature, with datasketch's banding for ``threshold``."""
+    from datasketch import MinHash, MinHashLSH
+
+    lsh = MinHashLSH(threshold=threshold, num_perm=num_perm)
+    # One permutation set for all signatures: MinHash(seed=...) draws it once per object.
+    template = MinHash(num_perm=num_perm, seed=seed)
+    out = bytearray()
+    for text in cols["text"]:
+        m = MinHash(
+            num_perm=num_perm, seed=seed, permutations=template.permutations,
+            scheme=template.scheme,
+        )  # fmt: skip
+        m.update_batch(shingles(text, ngram))
+        for lo, hi in lsh.hashranges:
+            out += hashlib.blake2b(lsh._H(m.hashvalues[lo:hi]), digest_size=16).digest()
+    return np.frombuffer(bytes(out), dtype=np.uint8).reshape(len(cols["text"]), lsh.b, 16)
+
+
+def first_unmatched(keys: np.ndarray) -> np.ndarray:
+    """Rows, in order, none of whose band keys an earlier kept row holds (LSH query, then
+    insert: datasketch's ``MinHashLSH`` walk, on the keys alone)."""
+    tables: list[set[bytes]] = [set() for _ in range(keys.shape[1])]
+    keep = []
+    for row in range(len(keys)):
+        bands = [keys[row, j].tobytes() for j in range(keys.shape[1])]
+        if any(k in t for k, t in zip(bands, tables, strict=True)):
+            continue
+        for k, t in zip(bands, tables, strict=True):
+            t.add(k)
+        keep.append(row)
+    return np.asarray(keep, dtype=np.int64)
+
+
 @register("minhash-dedup", track="lm")
 def select_minhash_dedup(
     pool: Pool, *, threshold: float = 0.8, num_perm: int = 128, ngram: int = 5, seed: int = 0
@@ -80,8 +129,6 @@ def select_minhash_dedup(
     """Near-duplicate removal: MinHash signatures of word ``ngram``-grams, LSH at Jaccard
     ``threshold``; an item is dropped when an earlier kept item is a candidate
     near-duplicate. ``seed`` seeds the hash permutations."""
-    from datasketch import MinHash, MinHashLSH
-
     if not 0 < threshold <= 1:
         raise BenchError(f"minhash-dedup: threshold must be in (0, 1], got {threshold}")
     if num_perm < 2 or ngram < 1:
@@ -89,21 +136,8 @@ def select_minhash_dedup(
             f"minhash-dedup: num_perm must be at least 2 and ngram at least 1, got "
             f"num_perm={num_perm}, ngram={ngram}"
         )
-
-    lsh = MinHashLSH(threshold=threshold, num_perm=num_perm)
-    # One permutation set for all signatures: MinHash(seed=...) draws it once per object.
-    template = MinHash(num_perm=num_perm, seed=seed)
-    keep = []
-    for row, text in enumerate(_progress(texts(pool), "minhash")):
-        m = MinHash(
-            num_perm=num_perm, seed=seed, permutations=template.permutations,
-            scheme=template.scheme,
-        )  # fmt: skip
-        m.update_batch(shingles(text, ngram))
-        if not lsh.query(m):
-            lsh.insert(row, m, check_duplication=False)
-            keep.append(row)
-    return np.asarray(keep, dtype=np.int64)
+    args = (threshold, num_perm, ngram, seed)
+    return first_unmatched(scan(pool, _band_keys, ["text"], "minhash", *args))
 
 
 # --- heuristic quality rules ----------------------------------------------------------
@@ -182,17 +216,18 @@ def gopher_repetition_reason(text: str) -> str | None:
     return None
 
 
-def _keep_by_rule(pool: Pool, rule, what: str) -> np.ndarray:
-    reasons: Counter[str] = Counter()
-    keep = []
-    for row, text in enumerate(_progress(texts(pool), what)):
-        reason = rule(text)
-        if reason is None:
-            keep.append(row)
-        else:
-            reasons[reason] += 1
-    log.info("%s dropped %d items: %s", what, sum(reasons.values()), dict(reasons.most_common()))
-    return np.asarray(keep, dtype=np.int64)
+def _reasons(cols: dict, start: int, rule, *args) -> np.ndarray:
+    """Why ``rule`` drops each text ("" where it keeps it), an object array."""
+    return np.array([rule(t, *args) or "" for t in cols["text"]], dtype=object)
+
+
+def keep_by_rule(pool: Pool, rule, args: tuple, what: str) -> np.ndarray:
+    """Rows ``rule(text, *args)`` keeps (returns None for); logs why the others went."""
+    reasons = scan(pool, _reasons, ["text"], what, rule, *args)
+    keep = np.flatnonzero(reasons == "").astype(np.int64)
+    dropped = Counter(reasons[reasons != ""].tolist())
+    log.info("%s dropped %d items: %s", what, sum(dropped.values()), dict(dropped.most_common()))
+    return keep
 
 
 @register("gopher", track="lm")
@@ -201,13 +236,15 @@ def select_gopher(pool: Pool, *, min_words: int = 50, repetition: bool = True) -
     alphabetic words, stop words) and, with ``repetition``, its repetition rules
     (duplicate lines and paragraphs, top n-grams, duplicated n-grams)."""
 
-    def rule(text: str) -> str | None:
-        reason = gopher_quality_reason(text, min_words)
-        if reason is None and repetition:
-            reason = gopher_repetition_reason(text)
-        return reason
+    return keep_by_rule(pool, gopher_reason, (min_words, repetition), "gopher")
 
-    return _keep_by_rule(pool, rule, "gopher")
+
+def gopher_reason(text: str, min_words: int, repetition: bool) -> str | None:
+    """Why Gopher's quality (and, with ``repetition``, repetition) rules drop ``text``."""
+    reason = gopher_quality_reason(text, min_words)
+    if reason is None and repetition:
+        reason = gopher_repetition_reason(text)
+    return reason
 
 
 _TERMINAL = (".", "!", "?", '"', "'", "”", "’")
@@ -249,7 +286,7 @@ def select_c4(pool: Pool, *, min_kept: float = 0.5, min_sentences: int = 3) -> n
     """C4's rules as a selection: drop items with "lorem ipsum" or "{", and items of which
     C4's line cleaning (terminal punctuation, >= 5 words, no "javascript") would remove
     more than ``1 - min_kept`` of the characters or leave < ``min_sentences`` sentences."""
-    return _keep_by_rule(pool, lambda t: c4_reason(t, min_kept, min_sentences), "c4")
+    return keep_by_rule(pool, c4_reason, (min_kept, min_sentences), "c4")
 
 
 # --- language ID ----------------------------------------------------------------------
@@ -270,21 +307,10 @@ def detect_language(text: str) -> tuple[str, int]:
     return details[0][1], int(details[0][2])
 
 
-def keep_languages(
-    values: list[str], languages: tuple[str, ...], min_percent: int, what: str
-) -> np.ndarray:
-    """Rows whose main language by CLD2 is one of ``languages`` and covers at least
-    ``min_percent`` of the text."""
-    wanted = set(languages)
-    keep = []
-    found: Counter[str] = Counter()
-    for row, text in enumerate(_progress(values, what)):
-        lang, percent = detect_language(text) if text.strip() else ("un", 0)
-        found[lang] += 1
-        if lang in wanted and percent >= min_percent:
-            keep.append(row)
-    log.info("%s: languages found %s", what, dict(found.most_common(8)))
-    return np.asarray(keep, dtype=np.int64)
+def _languages(cols: dict, start: int) -> np.ndarray:
+    """Each text's main language by CLD2 and the percent of the text in it."""
+    found = [detect_language(t) if t.strip() else ("un", 0) for t in cols["text"]]
+    return np.array(found, dtype=[("lang", "U16"), ("percent", "i2")])
 
 
 @register("langid", track="lm")
@@ -294,7 +320,10 @@ def select_langid(
     """Items whose main language by CLD2 (Google's compact language detector, as mC4's
     pipeline used CLD3) is one of ``languages`` and covers >= ``min_percent`` % of the text
     (DCLM kept a fastText-LID English score >= 0.65)."""
-    return keep_languages(texts(pool), _as_tuple(languages), min_percent, "langid")
+    found = scan(pool, _languages, ["text"], "langid")
+    log.info("langid: languages found %s", dict(Counter(found["lang"].tolist()).most_common(8)))
+    wanted = np.isin(found["lang"], list(_as_tuple(languages)))
+    return np.flatnonzero(wanted & (found["percent"] >= min_percent)).astype(np.int64)
 
 
 def _as_tuple(value) -> tuple[str, ...]:
@@ -330,12 +359,35 @@ def train_quality_classifier(positives: list[str], negatives: list[str], seed: i
 def quality_scores(model, values: list[str], batch: int = 4096) -> np.ndarray:
     """P(high quality) of each text under ``model``."""
     scores = np.empty(len(values), dtype=np.float64)
-    for start in _progress(range(0, len(values), batch), "fasttext score", None):
+    for start in range(0, len(values), batch):
         chunk = [_fasttext_line(t) for t in values[start : start + batch]]
         labels, probs = model.predict(chunk, k=2)
         for i, (names, p) in enumerate(zip(labels, probs, strict=True)):
             scores[start + i] = dict(zip(names, p, strict=True)).get("__label__hq", 0.0)
     return scores
+
+
+_MODELS: dict[str, Any] = {}  # per process: the classifier of a scan, loaded once
+
+
+def _fasttext_scores(cols: dict, start: int, model_bytes: bytes) -> np.ndarray:
+    import fasttext
+
+    key = hashlib.sha256(model_bytes).hexdigest()
+    if key not in _MODELS:
+        with tempfile.NamedTemporaryFile(suffix=".bin") as f:
+            f.write(model_bytes)
+            f.flush()
+            _MODELS.clear()
+            _MODELS[key] = fasttext.load_model(f.name)
+    return quality_scores(_MODELS[key], cols["text"])
+
+
+def _take(cols: dict, start: int, rows: np.ndarray) -> np.ndarray:
+    """The texts of the pool ``rows`` (sorted) that fall in this shard."""
+    values = cols["text"]
+    mine = rows[(rows >= start) & (rows < start + len(values))] - start
+    return np.array([values[i] for i in mine], dtype=object)
 
 
 def top_fraction(scores: np.ndarray, fraction: float) -> np.ndarray:
@@ -352,19 +404,21 @@ def select_fasttext(
     (``positives``: a .txt/.jsonl file of your own, else the built-in reference set of
     ``benchmark.select.reference``) against as many random pool items, score every item
     and keep the top ``fraction``."""
-    import tempfile
-
     from benchmark.select.reference import load_positives
 
     pos = load_positives(Path(positives) if positives else None)
-    values = texts(pool)
-    if len(pos) >= len(values):
-        raise BenchError(f"{len(pos)} positives for a pool of {len(values)}: use fewer positives")
+    if len(pos) >= pool.num_items:
+        raise BenchError(
+            f"{len(pos)} positives for a pool of {pool.num_items}: use fewer positives"
+        )
     rng = np.random.default_rng(seed)
-    neg = [values[i] for i in np.sort(rng.choice(len(values), size=len(pos), replace=False))]
+    sample = np.sort(rng.choice(pool.num_items, size=len(pos), replace=False))
+    neg = scan(pool, _take, ["text"], "fasttext sample", sample).tolist()
     with tempfile.TemporaryDirectory(prefix="bench-fasttext-") as workdir:
         model = train_quality_classifier(pos, neg, seed, workdir)
-    scores = quality_scores(model, values)
+        model.save_model(str(Path(workdir) / "model.bin"))
+        model_bytes = (Path(workdir) / "model.bin").read_bytes()
+    scores = scan(pool, _fasttext_scores, ["text"], "fasttext score", model_bytes)
     log.info(
         "fasttext: %d positives; pool score quartiles %s",
         len(pos),

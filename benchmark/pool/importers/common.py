@@ -1,6 +1,6 @@
 """What the external importers (:mod:`~benchmark.pool.importers.dclm`,
 :mod:`~benchmark.pool.importers.datacomp`) share: finding and recording source shards,
-a deterministic parallel map, uid order, and installing the pool's tokenizer and eval data.
+uid order, and installing the pool's tokenizer and eval data.
 
 The pool they write is the format of :mod:`benchmark.pool.format`, staged by
 :mod:`benchmark.pool.writer`; :mod:`benchmark.pool.importers.external` is the entry point.
@@ -9,11 +9,8 @@ The pool they write is the format of :mod:`benchmark.pool.format`, staged by
 from __future__ import annotations
 
 import logging
-import multiprocessing
-import os
 import shutil
-from collections.abc import Callable, Sequence
-from concurrent.futures import ProcessPoolExecutor
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -51,52 +48,13 @@ def shard_record(path: Path, source: Path) -> dict[str, Any]:
     }
 
 
-def _worker_init() -> None:
-    os.environ["TOKENIZERS_PARALLELISM"] = "false"  # one process per core is the parallelism
-
-
-def parallel_map(
-    fn: Callable[[Any], Any],
-    tasks: Sequence[Any],
-    workers: int,
-    desc: str,
-    weights: Sequence[int] | None = None,
-    unit: str = "it",
-) -> list[Any]:
-    """``[fn(t) for t in tasks]`` on ``workers`` processes, in order, with a progress bar.
-
-    ``weights`` (default 1 each) is what each task adds to the bar. The first failing
-    task in task order raises its error; the tasks not yet started are cancelled.
-    """
-    from tqdm import tqdm
-
-    weights = list(weights) if weights is not None else [1] * len(tasks)
-    # leave=False: the bar is cleared when done, so that an error after it is the one line
-    # left on the terminal (the importers log what they did when they finish)
-    bar = tqdm(
-        total=sum(weights), desc=desc, unit=unit, unit_scale=True, mininterval=1.0, leave=False
-    )
-    try:
-        if workers == 1 or len(tasks) <= 1:
-            out = []
-            for task, w in zip(tasks, weights, strict=True):
-                out.append(fn(task))
-                bar.update(w)
-        else:
-            ctx = multiprocessing.get_context("spawn")  # no fork after tokenizers' threads
-            with ProcessPoolExecutor(min(workers, len(tasks)), ctx, _worker_init) as ex:
-                futures = [ex.submit(fn, t) for t in tasks]
-                for f, w in zip(futures, weights, strict=True):
-                    f.add_done_callback(lambda _, w=w: bar.update(w))
-                try:
-                    out = [f.result() for f in futures]
-                except BaseException:
-                    for f in futures:
-                        f.cancel()
-                    raise
-        return out
-    finally:
-        bar.close()
+def skipped_shards(parsed: list[dict[str, Any]]) -> list[dict[str, str]]:
+    """The shards an import with ``--skip-bad-shards`` left out, and why (for the manifest)."""
+    return [
+        {"name": p["record"]["name"], "error": p["record"]["skipped"]}
+        for p in parsed
+        if "skipped" in p["record"]
+    ]
 
 
 def uid_order(uids: np.ndarray) -> np.ndarray:

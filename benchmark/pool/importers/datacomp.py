@@ -41,6 +41,7 @@ from typing import Any
 
 import numpy as np
 
+from benchmark.engine import Engine
 from benchmark.errors import PoolError
 from benchmark.io import sha256_file, write_json
 from benchmark.pool.format import (
@@ -61,8 +62,8 @@ from benchmark.pool.importers.common import (
     find_shards,
     first_repeat,
     install_tokenizer,
-    parallel_map,
     shard_record,
+    skipped_shards,
     uid_order,
 )
 from benchmark.pool.writer import write_docs, write_uid_index
@@ -88,20 +89,31 @@ def _samples(path: Path) -> Iterator[tuple[str, dict[str, bytes]]]:
     yield from groups.items()
 
 
-def read_tar(task: tuple[str, str, str, int, tuple[int, ...], bool]) -> dict[str, Any]:
+def read_tar(task: tuple[str, str, str, int, tuple[int, ...], bool, bool]) -> dict[str, Any]:
     """Decode one shard's samples into ``img-NNNNNN-SIZE.npy`` in the staging folder (and,
     with ``encoded``, their bytes into ``enc-NNNNNN.bin``); return their uids, keys,
-    captions and image facts (run in a worker process)."""
+    captions and image facts (run in a worker process). With ``skip_bad``, a shard that
+    cannot be read is imported as empty and its record says why."""
+    source, rel, tmp, index, sizes, encoded, skip_bad = task
+    try:
+        return _read_tar(source, rel, tmp, index, sizes, encoded)
+    except PoolError as err:
+        if not skip_bad:
+            raise
+        empty = _read_tar(source, rel, tmp, index, sizes, encoded, limit=0)
+        return {**empty, "record": {**empty["record"], "skipped": str(err)}}
+
+
+def _read_tar(source, rel, tmp, index, sizes, encoded, limit: int | None = None):
     from PIL import Image
 
-    source, rel, tmp, index, sizes, encoded = task
     lengths: list[int] = []
     enc = open(Path(tmp) / f"enc-{index:06d}.bin", "wb") if encoded else None  # noqa: SIM115
     path = Path(source) / rel
     out: dict[str, list] = {k: [] for k in ("uid", "key", "caption", "url", "sha", "w", "h")}
     images: list[list[np.ndarray]] = [[] for _ in sizes]
     try:
-        for key, files in _samples(path):
+        for key, files in _samples(path) if limit != 0 else ():
             where = f"{path}: sample {key}"
             ext = next((e for e in IMAGE_EXTS if e in files), None)
             if ext is None:
@@ -272,12 +284,13 @@ def import_datacomp(
     name: str,
     source: Path,
     tmp: Path,
-    workers: int,
+    engine: Engine,
     tokenizer: str,
     evals_from: str | None,
     metadata: Path | None,
     sizes: tuple[int, ...],
     encoded: bool = False,
+    skip_bad: bool = False,
 ) -> dict[str, Any]:
     """Build the pool into the staging folder ``tmp``; return its manifest."""
     t0 = time.time()
@@ -286,13 +299,16 @@ def import_datacomp(
     tars = find_shards(source, (".tar",), "webdataset shards")
     meta, meta_uids, meta_order, meta_records = _read_metadata(_metadata_files(source, metadata))
     tasks = [
-        (str(source), t.relative_to(source).as_posix(), str(tmp), i, sizes, encoded)
+        (str(source), t.relative_to(source).as_posix(), str(tmp), i, sizes, encoded, skip_bad)
         for i, t in enumerate(tars)
     ]
-    parsed = parallel_map(
-        read_tar, tasks, workers, "read shards", unit="B", weights=[t.stat().st_size for t in tars]
+    parsed = engine.map(
+        read_tar, tasks, "read shards", unit="B", weights=[t.stat().st_size for t in tars]
     )
     uids = np.concatenate([p["uid"] for p in parsed])
+    for p in parsed:
+        if "skipped" in p["record"]:
+            log.warning("skipped %s", p["record"]["skipped"])
     if len(uids) == 0:
         raise PoolError(f"the shards under {source} hold no samples")
     locators = [f"{p['record']['name']}: sample {k}" for p in parsed for k in p["key"]]
@@ -354,6 +370,7 @@ def import_datacomp(
             "num_metadata_rows": len(meta_uids),
             "num_not_downloaded": len(meta_uids) - len(sorted_uids),
             "uid_rule": "the sample's .json 'uid', else its key; 32 hex, in the metadata",
+            "skipped_shards": skipped_shards(parsed),
         },
         "sources": [p["record"] for p in parsed],
         "tokenizer": tok_record,
@@ -362,7 +379,8 @@ def import_datacomp(
         "encoded_images": None if encoded_bytes is None else {"num_bytes": encoded_bytes},
         "shards": shards,
         "build": {
-            "workers": workers,
+            "engine": engine.name,
+            "workers": engine.workers,
             "total_seconds": round(time.time() - t0, 1),
             "created": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
         },

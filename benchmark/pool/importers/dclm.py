@@ -37,6 +37,7 @@ from typing import Any
 
 import numpy as np
 
+from benchmark.engine import Engine
 from benchmark.errors import PoolError
 from benchmark.io import write_json
 from benchmark.pool import textmeta
@@ -59,8 +60,8 @@ from benchmark.pool.importers.common import (
     find_shards,
     first_repeat,
     install_tokenizer,
-    parallel_map,
     shard_record,
+    skipped_shards,
     uid_order,
 )
 from benchmark.pool.writer import write_docs, write_uid_index
@@ -113,15 +114,9 @@ def _stream_errors() -> tuple[type[BaseException], ...]:
     return (OSError, EOFError, zstandard.ZstdError)
 
 
-def read_shard(task: tuple[str, str, str, int, str | None]) -> dict[str, Any]:
-    """Parse one shard into ``parse-NNNNNN.parquet`` in the staging folder; return its
-    uids, content digests, line numbers and record (run in a worker process)."""
-    import pyarrow as pa
-    import pyarrow.parquet as pq
-
-    source, rel, tmp, index, id_field = task
-    path = Path(source) / rel
-    fields = (id_field,) if id_field else ID_FIELDS
+def _parse(path: Path, fields: tuple[str, ...], id_field: str | None):
+    """A shard's columns, content digests and where its uids came from; a PoolError names
+    the first line that cannot be read."""
     cols: dict[str, list] = {k: [] for k in ("uid", "text", "url", "meta", "lineno")}
     digests, id_from = [], Counter()
     try:
@@ -150,6 +145,26 @@ def read_shard(task: tuple[str, str, str, int, str | None]) -> dict[str, Any]:
             digests.append(digest)
     except _stream_errors() as err:
         raise PoolError(f"{path}: cannot be read ({err})") from None
+    return cols, digests, id_from
+
+
+def read_shard(task: tuple[str, str, str, int, str | None, bool]) -> dict[str, Any]:
+    """Parse one shard into ``parse-NNNNNN.parquet`` in the staging folder; return its
+    uids, content digests, line numbers and record (run in a worker process). With
+    ``skip_bad``, a shard that cannot be read is imported as empty and its record says why."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    source, rel, tmp, index, id_field, skip_bad = task
+    path = Path(source) / rel
+    skipped = None
+    try:
+        cols, digests, id_from = _parse(path, (id_field,) if id_field else ID_FIELDS, id_field)
+    except PoolError as err:
+        if not skip_bad:
+            raise
+        skipped = str(err)
+        cols, digests, id_from = {k: [] for k in ("uid", "text", "url", "meta", "lineno")}, [], {}
     lines = cols.pop("lineno")
     table = pa.table(
         {
@@ -165,8 +180,9 @@ def read_shard(task: tuple[str, str, str, int, str | None]) -> dict[str, Any]:
         schema=_docs_schema(),
     )
     pq.write_table(table, Path(tmp) / f"parse-{index:06d}.parquet", compression="zstd")
+    record = {**shard_record(path, Path(source)), "num_items": len(lines)}
     return {
-        "record": {**shard_record(path, Path(source)), "num_items": len(lines)},
+        "record": record if skipped is None else {**record, "skipped": skipped},
         "uids": np.array(cols["uid"], dtype=UID_DTYPE),
         "digests": np.frombuffer(b"".join(digests), dtype=np.uint8).reshape(-1, 32),
         "lines": np.array(lines, dtype=np.int64),
@@ -256,7 +272,7 @@ def _train_tokenizer(tmp: Path, shards: list[str]):
     return train
 
 
-def _tokenize(tmp: Path, shards: list[str], workers: int, eval_texts: list[str] | None):
+def _tokenize(tmp: Path, shards: list[str], engine: Engine, eval_texts: list[str] | None):
     """The token cache from the docs shards (a task each); token count per item and the
     eval items found in the pool."""
     import pyarrow.parquet as pq
@@ -271,7 +287,7 @@ def _tokenize(tmp: Path, shards: list[str], workers: int, eval_texts: list[str] 
         for k, name in enumerate(shards)
     ]
     sizes = [pq.ParquetFile(tmp / name).metadata.num_rows for name in shards]
-    results = parallel_map(tokenize_shard, tasks, workers, "tokenize", sizes, unit="doc")
+    results = engine.map(tokenize_shard, tasks, "tokenize", sizes, unit="doc")
     lengths = np.concatenate([r["lengths"] for r in results])
     offsets = np.zeros(len(lengths) + 1, dtype=np.int64)
     np.cumsum(lengths, out=offsets[1:])
@@ -295,27 +311,30 @@ def import_dclm(
     name: str,
     source: Path,
     tmp: Path,
-    workers: int,
+    engine: Engine,
     tokenizer: str,
     evals_from: str | None,
     id_field: str | None,
+    skip_bad: bool = False,
 ) -> dict[str, Any]:
     """Build the pool into the staging folder ``tmp``; return its manifest."""
     t0 = time.time()
     files = find_shards(source, SUFFIXES, "jsonl shards")
     tasks = [
-        (str(source), f.relative_to(source).as_posix(), str(tmp), i, id_field)
+        (str(source), f.relative_to(source).as_posix(), str(tmp), i, id_field, skip_bad)
         for i, f in enumerate(files)
     ]
-    parsed = parallel_map(
+    parsed = engine.map(
         read_shard,
         tasks,
-        workers,
         "read shards",
         unit="B",
         weights=[f.stat().st_size for f in files],
     )
     uids = np.concatenate([p["uids"] for p in parsed])
+    for p in parsed:
+        if "skipped" in p["record"]:
+            log.warning("skipped %s", p["record"]["skipped"])
     if len(uids) == 0:
         raise PoolError(f"the shards under {source} hold no documents")
     order = uid_order(uids)
@@ -339,7 +358,7 @@ def import_dclm(
     )
     evals = copy_evals(evals_from, tmp, "lm")
     eval_texts = _eval_texts(tmp / EVALS_DIR) if evals else None
-    lengths, hits, dtype = _tokenize(tmp, shards, workers, eval_texts)
+    lengths, hits, dtype = _tokenize(tmp, shards, engine, eval_texts)
     if evals is not None:
         evals["contaminated_items_13gram"] = len(hits)
         if hits:
@@ -369,6 +388,7 @@ def import_dclm(
             "uid_rule": f"first of {', '.join([id_field] if id_field else ID_FIELDS)}: "
             "a 32-hex id as it is, else sha256(id)[:32]; no id: sha256(text)[:32]",
             "uids_from": dict(sum((Counter(p["id_from"]) for p in parsed), Counter())),
+            "skipped_shards": skipped_shards(parsed),
         },
         "sources": records,
         "tokenizer": {**tok_record, "token_dtype": dtype},
@@ -376,7 +396,8 @@ def import_dclm(
         "stats": {"languages": dict(languages.most_common())},
         "shards": shards,
         "build": {
-            "workers": workers,
+            "engine": engine.name,
+            "workers": engine.workers,
             "read_seconds": round(t_read, 1),
             "total_seconds": round(time.time() - t0, 1),
             "created": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),

@@ -73,6 +73,7 @@ import logging
 from collections.abc import Sequence
 from pathlib import Path
 
+from benchmark.engine import Engine
 from benchmark.errors import PoolError
 from benchmark.pool.format import MANIFEST
 from benchmark.pool.importers.common import check_evals_from, check_tokenizer
@@ -91,6 +92,7 @@ def import_external(
     source: Path,
     *,
     workers: int = 1,
+    engine: Engine | None = None,
     tokenizer: str = "train",
     evals_from: str | None = None,
     force: bool = False,
@@ -98,6 +100,7 @@ def import_external(
     metadata: Path | None = None,
     image_sizes: Sequence[int] = (32, 64),
     encoded: bool = False,
+    skip_bad_shards: bool = False,
 ) -> Pool:
     """Import the external pool at ``source`` (format ``fmt``) as pool ``name``."""
     from benchmark.pool.build import BUILDERS
@@ -115,8 +118,7 @@ def import_external(
             raise PoolError(f"{flag} is for --format {other}, not --format {fmt}; leave it out")
     if name in BUILDERS or name.removesuffix("-reduced") in BUILDERS:
         raise PoolError(f"{name!r} is an embedded pool's name; pick another for an import")
-    if workers < 1:
-        raise PoolError(f"--workers must be at least 1, got {workers}")
+    engine = engine or Engine("local", workers)
     source = Path(source).resolve()
     if not source.is_dir():
         raise PoolError(f"--source {source} is not a directory")
@@ -129,7 +131,7 @@ def import_external(
         if fmt == "dclm":
             from benchmark.pool.importers.dclm import import_dclm
 
-            import_dclm(name, source, tmp, workers, tokenizer, evals_from, id_field)
+            import_dclm(name, source, tmp, engine, tokenizer, evals_from, id_field, skip_bad_shards)
         else:
             from benchmark.pool.importers.datacomp import import_datacomp
 
@@ -137,11 +139,12 @@ def import_external(
                 name,
                 source,
                 tmp,
-                workers,
+                engine,
                 tokenizer,
                 evals_from,
                 metadata,
                 tuple(image_sizes),
                 encoded,
+                skip_bad_shards,
             )
     return Pool(dest)

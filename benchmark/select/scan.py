@@ -1,0 +1,59 @@
+"""One pass over a pool's items, shard by shard, on the selection's engine.
+
+    values = scan(pool, fn, ["text"], "gopher", *args)   # fn(columns, start_row, *args)
+
+``fn`` runs once per docs shard on that shard's columns (``{name: list}``) and the pool row
+its shard starts at, and returns one array (usually a value per row); ``scan`` returns
+the arrays concatenated in pool order. The selection methods are such a pass (what needs
+each item's text: hashes, rule verdicts, scores) followed by a step on the driver over
+the small per-row values (keep the first of each hash, the top fraction), so they stream
+through a pool shard by shard and run unchanged on this machine or on a Ray cluster
+(``bench select --engine ray``); the subset is the same either way, since the values come
+back in pool order whatever finishes first. ``fn`` must be a module-level function.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
+from contextvars import ContextVar
+from typing import Any
+
+import numpy as np
+
+from benchmark.engine import Engine
+from benchmark.pool.store import Pool
+
+_ENGINE: ContextVar[Engine | None] = ContextVar("engine", default=None)  # None: this process
+
+
+@contextmanager
+def using(engine: Engine | None) -> Iterator[None]:
+    """Run the scans inside the block on ``engine`` (None: this process)."""
+    token = _ENGINE.set(engine)
+    try:
+        yield
+    finally:
+        _ENGINE.reset(token)
+
+
+def scan(
+    pool: Pool, fn: Callable[..., np.ndarray], columns: Sequence[str], desc: str, *args: Any
+) -> np.ndarray:
+    """``fn(columns, start_row, *args)`` over every docs shard, in pool order."""
+    import pyarrow.parquet as pq
+
+    paths = pool.shard_paths()
+    counts = [pq.ParquetFile(p).metadata.num_rows for p in paths]
+    starts = np.concatenate([[0], np.cumsum(counts)[:-1]]).astype(int).tolist()
+    tasks = [(str(p), tuple(columns), s, fn, args) for p, s in zip(paths, starts, strict=True)]
+    parts = (_ENGINE.get() or Engine()).map(_scan_shard, tasks, desc, counts, unit="doc")
+    return np.concatenate(parts)
+
+
+def _scan_shard(task: tuple) -> np.ndarray:
+    import pyarrow.parquet as pq
+
+    path, columns, start, fn, args = task
+    table = pq.read_table(path, columns=list(columns))
+    return fn({c: table.column(c).to_pylist() for c in columns}, start, *args)
