@@ -22,17 +22,24 @@ or writes its own file) plus a step on the driver, and run unchanged on either e
 
 The first failing task, in task order, raises its own error (a ``PoolError`` stays a
 ``PoolError``); the tasks not yet started are not started. A progress bar shows the rate
-and the time left.
+and the time left. With ``keep`` (a folder), each finished task's result is kept there as
+it arrives, named by the task's index and a hash of the task, and a later call with the
+same tasks loads those results instead of running the tasks again: a killed import or
+selection re-run with the same arguments resumes at the first unfinished shard.
 """
 
 from __future__ import annotations
 
+import hashlib
 import logging
 import multiprocessing
 import os
+import pickle
+import re
 from collections.abc import Callable, Sequence
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 from benchmark.errors import BenchError
@@ -64,24 +71,71 @@ class Engine:
         desc: str,
         weights: Sequence[int] | None = None,
         unit: str = "it",
+        keep: Path | None = None,
     ) -> list[Any]:
         """``[fn(t) for t in tasks]``, in order, with a progress bar (``weights``: what
-        each task adds to it, default 1)."""
+        each task adds to it, default 1); ``keep``: a folder of finished tasks' results."""
         from tqdm import tqdm
 
         weights = list(weights) if weights is not None else [1] * len(tasks)
+        kept = Kept(keep, fn, tasks, desc) if keep is not None else None
         # leave=False: the bar is cleared when done, so that an error after it is the one
         # line left on the terminal (callers log what they did when they finish)
         bar = tqdm(
             total=sum(weights), desc=desc, unit=unit, unit_scale=True, mininterval=1.0,
             leave=False,
         )  # fmt: skip
+        todo = list(range(len(tasks)))
+        out: list[Any] = [None] * len(tasks)
+        if kept is not None:
+            for i in kept.finished():
+                out[i] = kept.load(i)
+                bar.update(weights[i])
+            todo = [i for i in todo if i not in kept.done]
+            if kept.done:
+                log.info("%s: %d of %d tasks were done before", desc, len(kept.done), len(tasks))
+
+        def finish(i: int, result: Any) -> None:
+            out[i] = result
+            bar.update(weights[i])
+            if kept is not None:
+                kept.save(i, result)
+
         try:
             if self.name == "ray":
-                return _ray_map(fn, tasks, weights, bar, self.workers, self.address)
-            return _local_map(fn, tasks, weights, bar, self.workers)
+                _ray_map(fn, tasks, todo, finish, bar.desc, self.workers, self.address)
+            else:
+                _local_map(fn, tasks, todo, finish, self.workers)
+            return out
         finally:
             bar.close()
+
+
+class Kept:
+    """Finished tasks' results in a folder, one pickle each, written atomically."""
+
+    def __init__(self, folder: Path, fn: Callable, tasks: Sequence[Any], desc: str) -> None:
+        self.folder = folder
+        slug = re.sub(r"[^a-z0-9]+", "-", desc.lower()).strip("-")
+        name = f"{fn.__module__}.{fn.__qualname__}"
+        self.names = [
+            f"{slug}-{i:06d}-{hashlib.sha256(pickle.dumps((name, t))).hexdigest()[:16]}.pkl"
+            for i, t in enumerate(tasks)
+        ]
+        self.done: set[int] = set()
+
+    def finished(self) -> list[int]:
+        self.done = {i for i, n in enumerate(self.names) if (self.folder / n).is_file()}
+        return sorted(self.done)
+
+    def load(self, i: int) -> Any:
+        return pickle.loads((self.folder / self.names[i]).read_bytes())
+
+    def save(self, i: int, result: Any) -> None:
+        self.folder.mkdir(parents=True, exist_ok=True)
+        tmp = self.folder / f".{self.names[i]}.tmp"
+        tmp.write_bytes(pickle.dumps(result, protocol=pickle.HIGHEST_PROTOCOL))
+        os.replace(tmp, self.folder / self.names[i])
 
 
 def _quiet_tokenizers() -> None:
@@ -93,22 +147,19 @@ def _call(fn: Callable[[Any], Any], task: Any) -> Any:
     return fn(task)
 
 
-def _local_map(fn, tasks, weights, bar, workers: int) -> list[Any]:
-    if workers == 1 or len(tasks) <= 1:
-        out = []
-        for task, w in zip(tasks, weights, strict=True):
-            out.append(fn(task))
-            bar.update(w)
-        return out
+def _local_map(fn, tasks, todo: list[int], finish, workers: int) -> None:
+    if workers == 1 or len(todo) <= 1:
+        for i in todo:
+            finish(i, fn(tasks[i]))
+        return
     ctx = multiprocessing.get_context("spawn")  # no fork after tokenizers' threads
-    with ProcessPoolExecutor(min(workers, len(tasks)), ctx, _quiet_tokenizers) as ex:
-        futures = [ex.submit(fn, t) for t in tasks]
-        for f, w in zip(futures, weights, strict=True):
-            f.add_done_callback(lambda _, w=w: bar.update(w))
+    with ProcessPoolExecutor(min(workers, len(todo)), ctx, _quiet_tokenizers) as ex:
+        futures = {i: ex.submit(fn, tasks[i]) for i in todo}
         try:
-            return [f.result() for f in futures]
+            for i, f in futures.items():  # in task order: the first failure is raised
+                finish(i, f.result())
         except BaseException:
-            for f in futures:
+            for f in futures.values():
                 f.cancel()
             raise
 
@@ -143,36 +194,35 @@ def connect(address: str | None, num_cpus: int | None = None) -> bool:
     return True
 
 
-def _ray_map(fn, tasks, weights, bar, workers: int, address: str | None) -> list[Any]:
+def _ray_map(fn, tasks, todo: list[int], finish, desc: str, workers: int, address) -> None:
     import ray
 
+    if not todo:
+        return
     started = connect(address, workers or None)
     try:
         run = ray.remote(num_cpus=1, max_retries=0)(_call)
         in_flight = workers or max(1, int(ray.cluster_resources().get("CPU", 1)))
         fn_ref = ray.put(fn)
-        out: list[Any] = [None] * len(tasks)
         pending: dict[Any, int] = {}
         failed: dict[int, BaseException] = {}
-        nxt = 0
-        while nxt < len(tasks) or pending:
-            while nxt < len(tasks) and len(pending) < in_flight and not failed:
-                pending[run.remote(fn_ref, tasks[nxt])] = nxt
-                nxt += 1
+        queue = list(reversed(todo))
+        while queue or pending:
+            while queue and len(pending) < in_flight and not failed:
+                i = queue.pop()
+                pending[run.remote(fn_ref, tasks[i])] = i
             if not pending:
                 break
             [done], _ = ray.wait(list(pending), num_returns=1)
-            k = pending.pop(done)
+            i = pending.pop(done)
             try:
-                out[k] = ray.get(done)
-                bar.update(weights[k])
+                finish(i, ray.get(done))
             except ray.exceptions.RayTaskError as err:
-                failed[k] = _cause(err)
+                failed[i] = _cause(err)
             except ray.exceptions.RayError as err:  # a lost worker or node
-                failed[k] = BenchError(f"{bar.desc}: task {k} failed on Ray ({err})")
+                failed[i] = BenchError(f"{desc}: task {i} failed on Ray ({err})")
         if failed:
             raise failed[min(failed)]
-        return out
     finally:
         if started:
             ray.shutdown()

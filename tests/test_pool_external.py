@@ -6,6 +6,8 @@ from __future__ import annotations
 import hashlib
 import io
 import json
+import logging
+import os
 import re
 import shutil
 import subprocess
@@ -510,3 +512,76 @@ def test_a_bad_shard_stops_the_import_or_with_the_option_is_skipped_and_recorded
     assert [s["name"] for s in skipped] == [bad.relative_to(src).as_posix()]
     assert where in skipped[0]["error"]
     assert pool.fingerprint == good.fingerprint  # the bad shard added nothing
+
+
+def _pool_files(root: Path) -> dict[str, bytes]:
+    return {
+        p.relative_to(root).as_posix(): p.read_bytes()
+        for p in sorted(root.rglob("*"))
+        if p.is_file() and p.name != "manifest.json"
+    }
+
+
+def test_a_killed_import_resumes_at_the_first_unread_shard(bench_home, tmp_path, caplog):
+    """SIGKILL an import once two shards are read; the same command again reads only the
+    rest and gives the pool an import in one go gives."""
+    src = make_dclm(tmp_path / "src")
+    whole = import_external("resume-whole", "dclm", src)
+    code = (
+        "import os, signal, sys\n"
+        "from pathlib import Path\n"
+        "from benchmark.engine import Kept\n"
+        "save = Kept.save\n"
+        "def save_then_die(self, i, result):\n"
+        "    save(self, i, result)\n"
+        "    if 'read' in self.names[i] and len(list(self.folder.glob('*.pkl'))) == 2:\n"
+        "        os.kill(os.getpid(), signal.SIGKILL)\n"
+        "Kept.save = save_then_die\n"
+        "from benchmark.pool.importers.external import import_external\n"
+        f"import_external('resume-me', 'dclm', Path({str(src)!r}))\n"
+    )
+    env = {**os.environ, "BENCH_HOME": str(bench_home)}
+    proc = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True)
+    assert proc.returncode == -9, proc.stderr
+    [left] = [p for p in pools_dir().iterdir() if p.name.startswith(".resume-me.resume-")]
+    assert len(list((left / ".kept-read").glob("*.pkl"))) == 2
+    caplog.set_level(logging.INFO, logger="benchmark.engine")
+    pool = import_external("resume-me", "dclm", src)
+    assert pool.fingerprint == whole.fingerprint
+    assert _pool_files(pool.root) == _pool_files(whole.root)
+    assert not left.exists() and not list(pool.root.glob(".kept*"))
+    assert "read shards: 2 of 4 tasks were done before" in caplog.text
+
+
+def test_a_killed_selection_resumes_at_the_first_unscanned_shard(
+    bench_home, tmp_path, monkeypatch, caplog
+):
+    from benchmark.select import select
+
+    monkeypatch.setattr("benchmark.pool.writer.SHARD_ROWS", 50)  # 240 documents: 5 shards
+    pool = import_external("resume-select", "dclm", make_dclm(tmp_path / "src"))
+    assert len(pool.shard_paths()) == 5
+    select("gopher", pool, tmp_path / "whole.txt")
+    code = (
+        "import os, signal\n"
+        "from pathlib import Path\n"
+        "from benchmark.engine import Kept\n"
+        "save = Kept.save\n"
+        "def save_then_die(self, i, result):\n"
+        "    save(self, i, result)\n"
+        "    if len(list(self.folder.glob('*.pkl'))) == 2:\n"
+        "        os.kill(os.getpid(), signal.SIGKILL)\n"
+        "Kept.save = save_then_die\n"
+        "from benchmark.pool.store import open_pool\n"
+        "from benchmark.select import select\n"
+        f"select('gopher', open_pool('resume-select'), Path({str(tmp_path / 'again.txt')!r}))\n"
+    )
+    env = {**os.environ, "BENCH_HOME": str(bench_home)}
+    proc = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True)
+    assert proc.returncode == -9, proc.stderr
+    assert len(list((tmp_path / ".again.txt.scan").glob("*.pkl"))) == 2
+    caplog.set_level(logging.INFO, logger="benchmark.engine")
+    select("gopher", pool, tmp_path / "again.txt")
+    assert "gopher: 2 of 5 tasks were done before" in caplog.text
+    assert (tmp_path / "again.txt").read_bytes() == (tmp_path / "whole.txt").read_bytes()
+    assert not (tmp_path / ".again.txt.scan").exists()

@@ -51,27 +51,45 @@ def replace_dir(src: Path, dest: Path) -> None:
 
 
 @contextmanager
-def staging(dest: Path) -> Iterator[Path]:
-    """A temporary folder beside ``dest``, renamed onto it on success, removed on failure."""
-    with scratch(dest.parent, f".{dest.name}.") as tmp:
+def staging(dest: Path, resume_key: str | None = None) -> Iterator[Path]:
+    """A temporary folder beside ``dest``, renamed onto it on success, removed on failure.
+
+    With ``resume_key`` (what fixes the build: its inputs and options) the folder is
+    ``.<name>.resume-<key>``: a build killed outright leaves it, and the same build run
+    again finds it and keeps the work its finished tasks recorded (``Engine.map``'s
+    ``keep``); an error still removes it."""
+    if resume_key is None:
+        with scratch(dest.parent, f".{dest.name}.") as tmp:
+            yield tmp
+            replace_dir(tmp, dest)
+        return
+    tmp = dest.parent / f".{dest.name}.resume-{resume_key[:16]}"
+    tmp.mkdir(parents=True, exist_ok=True)
+    tmp.chmod(0o755)
+    try:
         yield tmp
         replace_dir(tmp, dest)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
 
 
-def write_docs(tmp: Path, table, order: np.ndarray | None = None) -> list[str]:
+def write_docs(
+    tmp: Path, table, order: np.ndarray | None = None, first: int = 0, rows: int | None = None
+) -> list[str]:
     """The docs shards of the pyarrow ``table`` (its rows in uid order, or taken in
-    ``order``), :data:`SHARD_ROWS` a shard; their names."""
+    ``order``), ``rows`` (default :data:`SHARD_ROWS`) a shard, numbered from ``first``;
+    their names."""
+    rows = rows or SHARD_ROWS
     import pyarrow.parquet as pq
 
     names = []
     num_rows = len(table) if order is None else len(order)
-    for k, start in enumerate(range(0, num_rows, SHARD_ROWS)):
-        if order is None:
-            part = table.slice(start, SHARD_ROWS)
-        else:
-            part = table.take(order[start : start + SHARD_ROWS])
-        pq.write_table(part, tmp / docs_name(k), compression="zstd")
-        names.append(docs_name(k))
+    for k, start in enumerate(range(0, num_rows, rows)):
+        stop = start + rows
+        part = table.slice(start, rows) if order is None else table.take(order[start:stop])
+        pq.write_table(part, tmp / docs_name(first + k), compression="zstd")
+        names.append(docs_name(first + k))
     return names
 
 

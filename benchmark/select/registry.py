@@ -174,7 +174,7 @@ def select(method: str, pool: Pool, out: Path, *, engine=None, **options: Any) -
         )
     valid = entry.options
     start = time.perf_counter()
-    with using(engine):
+    with using(engine, keep=out.with_name(f".{out.name}.scan")):
         rows = np.asarray(entry.func(pool, **options), dtype=np.int64)
     seconds = time.perf_counter() - start
     if len(rows) == 0:

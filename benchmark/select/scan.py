@@ -14,9 +14,11 @@ back in pool order whatever finishes first. ``fn`` must be a module-level functi
 
 from __future__ import annotations
 
+import shutil
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from contextvars import ContextVar
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -25,16 +27,23 @@ from benchmark.engine import Engine
 from benchmark.pool.store import Pool
 
 _ENGINE: ContextVar[Engine | None] = ContextVar("engine", default=None)  # None: this process
+_KEEP: ContextVar[Path | None] = ContextVar("keep", default=None)
 
 
 @contextmanager
-def using(engine: Engine | None) -> Iterator[None]:
-    """Run the scans inside the block on ``engine`` (None: this process)."""
-    token = _ENGINE.set(engine)
+def using(engine: Engine | None, keep: Path | None = None) -> Iterator[None]:
+    """Run the scans inside the block on ``engine`` (None: this process), keeping each
+    finished shard's values in ``keep``: a selection killed outright and run again
+    resumes at the first unfinished shard. ``keep`` is removed when the block ends,
+    unless the process is killed."""
+    tokens = _ENGINE.set(engine), _KEEP.set(keep)
     try:
         yield
     finally:
-        _ENGINE.reset(token)
+        _ENGINE.reset(tokens[0])
+        _KEEP.reset(tokens[1])
+        if keep is not None:
+            shutil.rmtree(keep, ignore_errors=True)
 
 
 def scan(
@@ -47,7 +56,8 @@ def scan(
     counts = [pq.ParquetFile(p).metadata.num_rows for p in paths]
     starts = np.concatenate([[0], np.cumsum(counts)[:-1]]).astype(int).tolist()
     tasks = [(str(p), tuple(columns), s, fn, args) for p, s in zip(paths, starts, strict=True)]
-    parts = (_ENGINE.get() or Engine()).map(_scan_shard, tasks, desc, counts, unit="doc")
+    engine = _ENGINE.get() or Engine()
+    parts = engine.map(_scan_shard, tasks, desc, counts, unit="doc", keep=_KEEP.get())
     return np.concatenate(parts)
 
 

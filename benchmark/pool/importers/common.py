@@ -8,6 +8,8 @@ The pool they write is the format of :mod:`benchmark.pool.format`, staged by
 
 from __future__ import annotations
 
+import hashlib
+import json
 import logging
 import shutil
 from collections.abc import Callable
@@ -25,6 +27,25 @@ from benchmark.pool.uidindex import hex_to_halves
 log = logging.getLogger(__name__)
 
 IMPORT_VERSION = "1"  # the importer's output format; recorded as the pool's version
+# In the staging folder: finished tasks' results (Engine.map's keep), so that a killed
+# import run again resumes; each is dropped before the files its tasks wrote are consumed.
+KEPT_READ, KEPT_SORT, KEPT_WRITE = ".kept-read", ".kept-sort", ".kept-write"
+KEPT_TOK = ".kept-tokenize"
+
+
+def forget(kept: Path) -> None:
+    """Drop a folder of kept task results."""
+    shutil.rmtree(kept, ignore_errors=True)
+
+
+def resume_key(*parts: Any, source: Path) -> str:
+    """What fixes an import: its options and every source file's path, size and mtime."""
+    files = sorted(
+        (p.relative_to(source).as_posix(), p.stat().st_size, p.stat().st_mtime_ns)
+        for p in source.rglob("*")
+        if p.is_file()
+    )
+    return hashlib.sha256(json.dumps([[str(x) for x in parts], files]).encode()).hexdigest()
 
 
 def find_shards(source: Path, suffixes: tuple[str, ...], what: str) -> list[Path]:
@@ -107,6 +128,7 @@ def install_tokenizer(spec: str, out: Path, track: str, train: Callable[[Path], 
     """Put the pool's tokenizer in ``out``: trained (``train``), a built pool's, or a
     folder's; return the manifest's ``tokenizer`` record."""
     check_tokenizer(spec, track)
+    shutil.rmtree(out, ignore_errors=True)  # a resumed import's earlier attempt
     if spec == "train":
         return {**train(out), "from": "trained on the pool"}
     path = Path(spec).expanduser()
@@ -155,5 +177,6 @@ def copy_evals(evals_from: str | None, tmp: Path, track: str) -> dict | None:
         return None
     check_evals_from(evals_from, track)
     src = Pool(pool_path(evals_from))
+    shutil.rmtree(tmp / EVALS_DIR, ignore_errors=True)  # a resumed import's earlier attempt
     shutil.copytree(src.evals_dir, tmp / EVALS_DIR)
     return {"from": evals_from, "fingerprint": src.fingerprint, "items": src.manifest.get("evals")}

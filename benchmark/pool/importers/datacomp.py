@@ -58,9 +58,11 @@ from benchmark.pool.format import (
 )
 from benchmark.pool.importers.common import (
     IMPORT_VERSION,
+    KEPT_READ,
     copy_evals,
     find_shards,
     first_repeat,
+    forget,
     install_tokenizer,
     shard_record,
     skipped_shards,
@@ -245,6 +247,7 @@ def _write_images(tmp: Path, parsed: list[dict], order: np.ndarray, sizes) -> No
     """The image caches in uid order from the per-shard parts."""
     dest = np.empty(len(order), dtype=np.int64)
     dest[order] = np.arange(len(order))  # original item -> row in uid order
+    forget(tmp / KEPT_READ)  # the parts go: a resumed import reads the shards again
     for s in sizes:
         out = np.lib.format.open_memmap(tmp / images_name(s), "w+", np.uint8, (len(order), s, s, 3))
         start = 0
@@ -267,6 +270,7 @@ def _write_encoded(tmp: Path, parsed: list[dict], order: np.ndarray) -> int:
     starts = np.concatenate([np.cumsum(p["enc_lengths"]) - p["enc_lengths"] for p in parsed])
     offsets = np.concatenate([[0], np.cumsum(lengths[order])]).astype(np.int64)
     np.save(tmp / ENCODED_OFFSETS, offsets)
+    forget(tmp / KEPT_READ)
     paths = [tmp / f"enc-{i:06d}.bin" for i in range(len(parsed))]
     parts = [np.memmap(p, np.uint8, "r") if p.stat().st_size else None for p in paths]
     out = np.lib.format.open_memmap(tmp / ENCODED_IMAGES, "w+", np.uint8, (int(offsets[-1]),))
@@ -303,7 +307,12 @@ def import_datacomp(
         for i, t in enumerate(tars)
     ]
     parsed = engine.map(
-        read_tar, tasks, "read shards", unit="B", weights=[t.stat().st_size for t in tars]
+        read_tar,
+        tasks,
+        "read shards",
+        unit="B",
+        weights=[t.stat().st_size for t in tars],
+        keep=tmp / KEPT_READ,
     )
     uids = np.concatenate([p["uid"] for p in parsed])
     for p in parsed:

@@ -40,7 +40,7 @@ import numpy as np
 from benchmark.engine import Engine
 from benchmark.errors import PoolError
 from benchmark.io import write_json
-from benchmark.pool import textmeta
+from benchmark.pool import textmeta, writer
 from benchmark.pool.format import (
     EVALS_DIR,
     MANIFEST,
@@ -56,9 +56,14 @@ from benchmark.pool.format import (
 )
 from benchmark.pool.importers.common import (
     IMPORT_VERSION,
+    KEPT_READ,
+    KEPT_SORT,
+    KEPT_TOK,
+    KEPT_WRITE,
     copy_evals,
     find_shards,
     first_repeat,
+    forget,
     install_tokenizer,
     shard_record,
     skipped_shards,
@@ -235,16 +240,65 @@ def _eval_texts(evals_dir: Path) -> list[str]:
     return texts
 
 
-def _write_docs(tmp: Path, num_parts: int, order: np.ndarray) -> list[str]:
-    """The parsed shards, concatenated and reordered by uid, as the docs shards."""
+BUCKET_SHARDS = 20  # docs shards per bucket of the reorder: a write task holds 1M documents
+
+
+def bucket_part(task: tuple[str, int, np.ndarray]) -> dict[int, int]:
+    """The reorder's first pass, on one parsed shard: its rows sorted by uid and cut at the
+    buckets' first uids into the row groups of ``bucket-NNNNNN.parquet``; which row group
+    holds which bucket (run in a worker process)."""
+    import pyarrow.parquet as pq
+
+    tmp, index, bounds = task
+    table = pq.read_table(Path(tmp) / f"parse-{index:06d}.parquet")
+    uids = np.array(table.column("uid").to_pylist(), dtype=UID_DTYPE)
+    order = uid_order(uids) if len(uids) else np.zeros(0, dtype=np.int64)
+    table, uids = table.take(order), uids[order]
+    edges = [0, *np.searchsorted(uids, bounds).tolist(), len(uids)]
+    groups: dict[int, int] = {}
+    with pq.ParquetWriter(Path(tmp) / f"bucket-{index:06d}.parquet", table.schema) as w:
+        for b, (lo, hi) in enumerate(zip(edges[:-1], edges[1:], strict=True)):
+            if hi > lo:
+                groups[b] = len(groups)
+                w.write_table(table.slice(lo, hi - lo), row_group_size=hi - lo)
+    return groups
+
+
+def write_bucket(task: tuple[str, list[tuple[int, int]], int, int]) -> list[str]:
+    """The reorder's second pass, on one bucket: its row groups from every shard, sorted by
+    uid, written as the docs shards from ``first`` on (run in a worker process)."""
     import pyarrow as pa
     import pyarrow.parquet as pq
 
-    parts = [tmp / f"parse-{i:06d}.parquet" for i in range(num_parts)]
-    table = pa.concat_tables(pq.read_table(p) for p in parts)
-    for p in parts:
-        p.unlink()
-    return write_docs(tmp, table, order)
+    tmp, sources, first, rows = task
+    table = pa.concat_tables(
+        pq.ParquetFile(Path(tmp) / f"bucket-{i:06d}.parquet").read_row_group(g) for i, g in sources
+    )
+    uids = np.array(table.column("uid").to_pylist(), dtype=UID_DTYPE)
+    return write_docs(Path(tmp), table, uid_order(uids), first=first, rows=rows)
+
+
+def _write_docs(tmp: Path, engine: Engine, num_parts: int, sorted_uids: np.ndarray) -> list[str]:
+    """The parsed shards as the docs shards in uid order, streaming: each shard is sorted
+    and cut into buckets of :data:`BUCKET_SHARDS` docs shards' uid ranges, then each bucket
+    is gathered, sorted and written; no process holds more than a shard or a bucket."""
+    rows = writer.SHARD_ROWS  # read here, where a test may have changed it
+    per = BUCKET_SHARDS * rows
+    bounds = sorted_uids[per::per]  # each later bucket's first uid
+    tasks = [(str(tmp), i, bounds) for i in range(num_parts)]
+    groups = engine.map(bucket_part, tasks, "sort shards", keep=tmp / KEPT_SORT)
+    tasks = [
+        (str(tmp), [(i, g[b]) for i, g in enumerate(groups) if b in g], b * BUCKET_SHARDS, rows)
+        for b in range(len(bounds) + 1)
+    ]
+    sizes = [min(per, len(sorted_uids) - b * per) for b in range(len(tasks))]
+    names = engine.map(write_bucket, tasks, "write docs", sizes, unit="doc", keep=tmp / KEPT_WRITE)
+    for kept in (KEPT_READ, KEPT_SORT, KEPT_WRITE):  # before the parts go: a resumed import
+        forget(tmp / kept)  # then reads the shards again
+    for i in range(num_parts):
+        (tmp / f"parse-{i:06d}.parquet").unlink()
+        (tmp / f"bucket-{i:06d}.parquet").unlink()
+    return [n for part in names for n in part]
 
 
 def _train_tokenizer(tmp: Path, shards: list[str]):
@@ -287,13 +341,14 @@ def _tokenize(tmp: Path, shards: list[str], engine: Engine, eval_texts: list[str
         for k, name in enumerate(shards)
     ]
     sizes = [pq.ParquetFile(tmp / name).metadata.num_rows for name in shards]
-    results = engine.map(tokenize_shard, tasks, "tokenize", sizes, unit="doc")
+    results = engine.map(tokenize_shard, tasks, "tokenize", sizes, unit="doc", keep=tmp / KEPT_TOK)
     lengths = np.concatenate([r["lengths"] for r in results])
     offsets = np.zeros(len(lengths) + 1, dtype=np.int64)
     np.cumsum(lengths, out=offsets[1:])
     first = np.load(tasks[0][2], mmap_mode="r")
     tokens = np.lib.format.open_memmap(tmp / TOKENS, "w+", first.dtype, (int(offsets[-1]),))
     pos = 0
+    forget(tmp / KEPT_TOK)  # the parts go: a resumed import tokenizes again
     for task in tasks:
         part = np.load(task[2], mmap_mode="r")
         tokens[pos : pos + len(part)] = part
@@ -328,6 +383,7 @@ def import_dclm(
         read_shard,
         tasks,
         "read shards",
+        keep=tmp / KEPT_READ,
         unit="B",
         weights=[f.stat().st_size for f in files],
     )
@@ -351,7 +407,7 @@ def import_dclm(
         )
     digests = np.concatenate([p["digests"] for p in parsed])[order]
     t_read = time.time() - t0
-    shards = _write_docs(tmp, len(parsed), order)
+    shards = _write_docs(tmp, engine, len(parsed), sorted_uids)
     write_uid_index(tmp, sorted_uids)
     tok_record = install_tokenizer(
         tokenizer, tmp / TOKENIZER_DIR, "lm", _train_tokenizer(tmp, shards)

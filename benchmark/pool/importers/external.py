@@ -76,7 +76,7 @@ from pathlib import Path
 from benchmark.engine import Engine
 from benchmark.errors import PoolError
 from benchmark.pool.format import MANIFEST
-from benchmark.pool.importers.common import check_evals_from, check_tokenizer
+from benchmark.pool.importers.common import check_evals_from, check_tokenizer, resume_key
 from benchmark.pool.store import Pool, check_pool_name, pool_path
 from benchmark.pool.writer import staging
 
@@ -127,7 +127,11 @@ def import_external(
         raise PoolError(f"pool {name!r} already exists at {dest}; use --force to replace it")
     check_tokenizer(tokenizer, TRACKS[fmt])  # before hours of reading shards
     check_evals_from(evals_from, TRACKS[fmt])
-    with staging(dest) as tmp:
+    key = resume_key(
+        fmt, tokenizer, evals_from, id_field, metadata, tuple(image_sizes), encoded,
+        skip_bad_shards, source=source,
+    )  # fmt: skip
+    with staging(dest, key) as tmp:
         if fmt == "dclm":
             from benchmark.pool.importers.dclm import import_dclm
 
