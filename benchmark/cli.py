@@ -206,6 +206,51 @@ def _subset_check(args: argparse.Namespace) -> int:
     return 0
 
 
+def _subset_audit(args: argparse.Namespace) -> int:
+    from benchmark.audit import audit
+    from benchmark.config import load_recipe
+    from benchmark.evaluate.suite import load_suite
+    from benchmark.pool.store import open_pool
+    from benchmark.run import eval_data_dir
+    from benchmark.subset import check_subset_file, load_subset
+
+    for f in filter(None, (args.file, args.against)):
+        check_subset_file(Path(f))
+    pool = open_pool(args.pool)
+    recipe = load_recipe(pool.track, args.scale)
+    suite = load_suite(pool.track, recipe.eval.suite)
+    subset = load_subset(Path(args.file), pool)
+    against = load_subset(Path(args.against), pool) if args.against else None
+    data_dir = eval_data_dir(recipe.eval.data_dir, suite, pool)
+    report = audit(pool, subset, recipe, suite, data_dir, against)
+    if args.json:
+        print(json.dumps(report))
+        return 0
+    rep = report["repetition"]
+    print(f"{args.file} on {pool.name}, scale {recipe.scale} ({suite.name} v{suite.version})")
+    print(
+        f"  repetition: {rep['num_uids']} uids, {rep['num_unique']} unique, "
+        f"{rep['num_repeated']} repeated; {rep['budget']:,} {rep['budget_unit']} take "
+        f"{rep['epochs']} pass(es) over it (each item seen about {rep['views']:g} times)"
+    )
+    print("  contamination (eval items found in the subset):")
+    for task, c in report["contamination"].items():
+        if not c["checked"]:
+            print(f"    {task:<28} not checked: {c['why']}")
+            continue
+        uids = ", ".join(c["subset_uids"][:3]) + (" ..." if c["num_subset_uids"] > 3 else "")
+        print(
+            f"    {task:<28} {c['found']:>5} / {c['items']:<5} ({c['share']:.2%})"
+            + (f"  by {c['num_subset_uids']} uids: {uids}" if c["found"] else "")
+        )
+    comp = report["composition"]
+    print(f"  composition (share of the subset; against {comp['reference']}):")
+    for key in [k for k in comp if k not in ("reference", "labels")]:
+        parts = [f"{k} {v['subset']:.0%} ({v['difference']:+.0%})" for k, v in comp[key].items()]
+        print(f"    {key}: " + ", ".join(parts))
+    return 0
+
+
 def _train(args: argparse.Namespace) -> int:
     from benchmark.run import run_seeds
 
@@ -524,6 +569,15 @@ def build_parser() -> argparse.ArgumentParser:
     c.add_argument("--pool", required=True)
     c.add_argument("--json", action="store_true")
     c.set_defaults(func=_subset_check)
+    a = scsub.add_parser(
+        "audit", help="a subset's eval contamination, repetition and composition at a scale"
+    )
+    a.add_argument("file")
+    a.add_argument("--pool", required=True)
+    a.add_argument("--scale", required=True, help="the scale whose budget and suite to audit for")
+    a.add_argument("--against", help="a reference subset file (default: the whole pool)")
+    a.add_argument("--json", action="store_true")
+    a.set_defaults(func=_subset_audit)
 
     t = sub.add_parser(
         "train",

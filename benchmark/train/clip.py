@@ -110,9 +110,14 @@ def check_tokenizer(tokenizer, text_cfg: dict, config: str) -> None:
 def sample_order(rows: np.ndarray, num_samples: int, seed: int) -> tuple[np.ndarray, int]:
     """Pool rows for ``num_samples`` samples: seeded passes over ``rows``; and the pass count."""
     rng = np.random.default_rng(seed)
-    num_epochs = math.ceil(num_samples / len(rows))
+    num_epochs = sample_passes(num_samples, len(rows))
     order = np.concatenate([rows[rng.permutation(len(rows))] for _ in range(num_epochs)])
     return order[:num_samples], num_epochs
+
+
+def sample_passes(num_samples: int, num_rows: int) -> int:
+    """Passes over a subset of ``num_rows`` uids that ``num_samples`` samples take."""
+    return math.ceil(num_samples / num_rows)
 
 
 def normalizer(device: torch.device):

@@ -48,11 +48,8 @@ class PackedSequences:
             raise ValueError("a subset of 2**31 documents or more is not supported")
         self.rows = rows
         lengths = np.asarray(offsets[rows + 1] - offsets[rows], dtype=np.int64) + 1  # + eos
-        self.per_epoch = int(lengths.sum())
-        if self.per_epoch <= 0:
-            raise ValueError("the subset holds no tokens")
         need = num_sequences * seq_len
-        self.num_epochs = -(-need // self.per_epoch)
+        self.per_epoch, self.num_epochs = token_epochs(lengths, need)
         rng = np.random.default_rng(seed)
         self.orders: list[np.ndarray] = []  # per epoch: positions into rows, in stream order
         self.starts: list[np.ndarray] = []  # per epoch: each document's start within the epoch
@@ -102,3 +99,12 @@ class PackedSequences:
                 dest[filled] = self.eos_id  # the end-of-text token after the document
                 filled += 1
             skip, j = 0, j + 1
+
+
+def token_epochs(lengths: np.ndarray, need: int) -> tuple[int, int]:
+    """(tokens one pass over the subset gives, passes the budget takes): ``lengths`` are
+    its documents' token counts with their end token, ``need`` the budget in tokens."""
+    per_epoch = int(np.asarray(lengths, dtype=np.int64).sum())
+    if per_epoch <= 0:
+        raise ValueError("the subset holds no tokens")
+    return per_epoch, -(-need // per_epoch)

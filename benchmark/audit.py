@@ -1,0 +1,280 @@
+"""``bench subset audit``: what a subset holds of the eval sets, how often the scale's
+budget repeats it, and what it keeps of the pool.
+
+    report = audit(pool, subset, recipe, suite, data_dir, against=None)
+
+- **contamination**, per task of the scale's suite: the share of its eval items found in
+  the subset, and the subset uids responsible. LM: an item is found when a word 13-gram
+  of its context or of a choice (the words :mod:`benchmark.pool.textmeta` splits, lower
+  case; the rule the text pool's build checks the pool with) stands in a subset document.
+  CLIP: an eval image is found when a subset image at the eval images' size has the same
+  pixels (sha256) or a 64-bit difference hash within 2 bits of it (the image pool build's
+  rule).
+- **repetition**: unique and repeated uids, and how many passes over the subset the
+  scale's fixed budget takes, by the trainers' own arithmetic
+  (:func:`benchmark.train.packing.token_epochs`, :func:`benchmark.train.clip.sample_passes`).
+- **composition**: the subset's share by group (source or caption kind, with their
+  quality labels), language and length bucket, beside a reference subset's (default:
+  the whole pool).
+
+The pass over the documents is a scan (:mod:`benchmark.select.scan`): shard by shard, on
+this machine or on the Ray engine.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+from collections import Counter
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from benchmark.config import Recipe
+from benchmark.evaluate.suite import Suite
+from benchmark.pool import textmeta
+from benchmark.pool.store import Pool
+from benchmark.subset import Subset
+
+log = logging.getLogger(__name__)
+
+NGRAM = 13  # words, as the text pool's build and DCLM's decontamination
+NEAR_HAMMING = 2  # dhash bits: the image pool build's "same picture"
+MAX_UIDS = 20  # responsible subset uids listed per task
+_P = np.uint64(1099511628211)  # FNV prime: the rolling combination of word hashes
+LENGTH_BUCKETS = {"lm": (0, 50, 200, 1000), "clip": (0, 1, 3, 10)}  # words, lower bounds
+
+
+def gram_hashes(text: str, n: int = NGRAM) -> np.ndarray:
+    """Stable 64-bit hashes of the lower-cased word ``n``-grams of ``text`` (the same in
+    every process, unlike Python's ``hash``)."""
+    words = [w.lower() for w in textmeta.words(text)]
+    if len(words) < n:
+        return np.zeros(0, dtype=np.uint64)
+    h = np.array(
+        [int.from_bytes(hashlib.blake2b(w.encode(), digest_size=8).digest()) for w in words],
+        dtype=np.uint64,
+    )
+    out = np.zeros(len(words) - n + 1, dtype=np.uint64)
+    with np.errstate(over="ignore"):
+        for j in range(n):
+            out = out * _P + h[j : len(words) - n + 1 + j]
+    return out
+
+
+def _item_texts(row: dict) -> list[str]:
+    """The parts of an eval item whose n-grams count: its context (or text, or word) and
+    each choice, apart, so that no n-gram spans two of them."""
+    parts = [str(row[k]) for k in ("context", "text", "word") if row.get(k)]
+    return parts + [str(c) for c in row.get("choices", [])]
+
+
+def lm_eval_items(suite: Suite, data_dir: Path) -> dict[str, list[list[str]]]:
+    """Per task with local data files: its items, each as the texts that count."""
+    from benchmark.evaluate.tasks import placeholder_paths
+
+    out: dict[str, list[list[str]]] = {}
+    for task in suite.tasks:
+        if not task.file:
+            continue
+        text = (suite.task_dir / task.file).read_text(encoding="utf-8")
+        items = []
+        for rel in placeholder_paths(text):
+            path = data_dir / rel
+            if path.is_file():
+                lines = path.read_text(encoding="utf-8").splitlines()
+                items += [_item_texts(json.loads(line)) for line in lines if line.strip()]
+        if items:
+            out[task.name] = items
+    return out
+
+
+def _doc_hits(cols: dict, start: int, rows: np.ndarray, wanted: np.ndarray) -> np.ndarray:
+    """(pool row, n-gram hash) of every wanted n-gram in this shard's subset documents."""
+    texts = cols["text"]
+    mine = rows[(rows >= start) & (rows < start + len(texts))]
+    found = []
+    for row in np.unique(mine):
+        grams = gram_hashes(texts[row - start])
+        pos = np.minimum(np.searchsorted(wanted, grams), max(len(wanted) - 1, 0))
+        hit = np.unique(grams[wanted[pos] == grams]) if len(wanted) else grams[:0]
+        found += [(int(row), int(g)) for g in hit]
+    return np.array(found, dtype=[("row", "i8"), ("gram", "u8")])
+
+
+def lm_contamination(pool: Pool, subset: Subset, suite: Suite, data_dir: Path) -> dict:
+    from benchmark.select.scan import scan
+
+    items = lm_eval_items(suite, data_dir)
+    owners: dict[int, list[tuple[str, int]]] = {}  # n-gram -> the (task, item) holding it
+    for task, rows in items.items():
+        for i, texts in enumerate(rows):
+            for g in set().union(*(set(gram_hashes(t).tolist()) for t in texts)):
+                owners.setdefault(g, []).append((task, i))
+    wanted = np.array(sorted(owners), dtype=np.uint64)
+    rows = np.sort(np.unique(subset.rows))
+    hits = scan(pool, _doc_hits, ["text"], "audit: contamination", rows, wanted)
+    found: dict[str, dict[int, set[int]]] = {t: {} for t in items}  # task -> item -> rows
+    for row, gram in zip(hits["row"].tolist(), hits["gram"].tolist(), strict=True):
+        for task, i in owners[gram]:
+            found[task].setdefault(i, set()).add(row)
+    return _per_task(pool, suite, {t: len(v) for t, v in items.items()}, found)
+
+
+def _per_task(pool: Pool, suite: Suite, sizes: dict[str, int], found: dict) -> dict:
+    out = {}
+    for task in suite.tasks:
+        if task.name not in sizes:
+            out[task.name] = {"checked": False, "why": "its eval data is not local files"}
+            continue
+        rows = sorted({r for rs in found[task.name].values() for r in rs})
+        uids = [u.decode() for u in np.asarray(pool.uids)[rows[:MAX_UIDS]]]
+        n = sizes[task.name]
+        out[task.name] = {
+            "checked": True,
+            "items": n,
+            "found": len(found[task.name]),
+            "share": round(len(found[task.name]) / n, 6) if n else 0.0,
+            "subset_uids": uids,
+            "num_subset_uids": len(rows),
+        }
+    return out
+
+
+def clip_contamination(pool: Pool, subset: Subset, suite: Suite, data_dir: Path) -> dict:
+    import pyarrow.parquet as pq
+
+    from benchmark.pool.format import image_sizes
+    from benchmark.pool.image.render import dhash
+    from benchmark.train.images import image_cache
+
+    rows = np.sort(np.unique(subset.rows))
+    have = image_sizes(pool.root)
+    if "dhash" in pq.read_schema(pool.shard_paths()[0]).names:  # the embedded pool's column
+        column = pool.read_table(["dhash"]).column("dhash").to_pylist()
+        pool_dhash = np.array([int(h, 16) for h in column], np.uint64)[rows]
+    elif have:  # an imported pool: from its smallest image cache (dhash reads 32 px)
+        cache = image_cache(pool, min(have))
+        pool_dhash = np.array([dhash(np.asarray(cache[r])) for r in rows], dtype=np.uint64)
+    else:
+        why = {"checked": False, "why": "the pool has no image cache to hash"}
+        return {t.name: why for t in suite.tasks}
+    sizes, found = {}, {}
+    for task in suite.tasks:
+        path = data_dir / task.name / "images.npy"
+        if not path.is_file():
+            continue
+        images = np.load(path, mmap_mode="r")
+        size = images.shape[1]
+        hashes = np.array([dhash(np.asarray(im)) for im in images], dtype=np.uint64)
+        by_row: dict[int, set[int]] = {}
+        if size in have:
+            cache = image_cache(pool, size)
+            mine = {hashlib.sha256(np.asarray(cache[r]).tobytes()).hexdigest(): r for r in rows}
+            for i, im in enumerate(images):
+                r = mine.get(hashlib.sha256(np.asarray(im).tobytes()).hexdigest())
+                if r is not None:
+                    by_row.setdefault(i, set()).add(int(r))
+        for start in range(0, len(hashes), 64):
+            xor = np.bitwise_xor(hashes[start : start + 64, None], pool_dhash[None, :])
+            near = np.bitwise_count(xor) <= NEAR_HAMMING
+            for i, j in zip(*np.nonzero(near), strict=True):
+                by_row.setdefault(start + int(i), set()).add(int(rows[j]))
+        sizes[task.name], found[task.name] = len(images), by_row
+    return _per_task(pool, suite, sizes, found)
+
+
+def repetition(pool: Pool, subset: Subset, recipe: Recipe) -> dict[str, Any]:
+    """Uids once and repeated, and the passes the recipe's budget takes over the subset."""
+    counts = np.bincount(subset.rows, minlength=pool.num_items)
+    out: dict[str, Any] = {
+        "num_uids": subset.num_uids,
+        "num_unique": subset.num_unique,
+        "num_repeated": int((counts > 1).sum()),
+        "budget": recipe.budget,
+        "budget_unit": "tokens" if recipe.track == "lm" else "samples",
+    }
+    if recipe.track == "lm":
+        from benchmark.train.packing import token_epochs
+
+        offsets = np.asarray(pool.offsets)
+        lengths = offsets[subset.rows + 1] - offsets[subset.rows] + 1  # + eos, as packed
+        per_epoch, epochs = token_epochs(lengths, recipe.num_steps * recipe.examples_per_step)
+        views = round(out["budget"] / per_epoch, 3)
+        out.update(subset_size=per_epoch, epochs=epochs, views=views)
+    else:
+        from benchmark.train.clip import sample_passes
+
+        samples = recipe.num_steps * recipe.examples_per_step
+        epochs = sample_passes(samples, subset.num_uids)
+        views = round(samples / subset.num_uids, 3)
+        out.update(subset_size=subset.num_uids, epochs=epochs, views=views)
+    return out
+
+
+def _shares(values: np.ndarray, rows: np.ndarray) -> dict[str, float]:
+    taken = Counter(values[rows].tolist())
+    return {str(k): round(v / len(rows), 4) for k, v in sorted(taken.items())}
+
+
+def composition(pool: Pool, subset: Subset, against: Subset | None) -> dict[str, Any]:
+    """The subset's shares (repeats counted) by group, language and length, beside the
+    reference's (default: the whole pool) and the difference."""
+    import pyarrow.parquet as pq
+
+    from benchmark.select.composition import pool_labels
+
+    group, labels = pool_labels(pool)
+    present = set(pq.read_schema(pool.shard_paths()[0]).names)
+    columns = [c for c in (group, "language", "num_words") if c in present]
+    table = pool.read_table(columns if "num_words" in present else [*columns, "text"])
+    ref = against.rows if against is not None else np.arange(pool.num_items)
+    bounds = LENGTH_BUCKETS[pool.track]
+    if "num_words" in present:
+        words = np.asarray(table.column("num_words").to_numpy(zero_copy_only=False))
+    else:  # an imported image pool: its captions' words
+        words = np.array([len((t or "").split()) for t in table.column("text").to_pylist()])
+    bucket = np.searchsorted(np.array(bounds[1:]), words, side="right")
+    names = [f"{lo}+" if i == len(bounds) - 1 else
+             str(lo) if bounds[i + 1] - 1 == lo else f"{lo}-{bounds[i + 1] - 1}"
+             for i, lo in enumerate(bounds)]  # fmt: skip
+    by = {
+        c: table.column(c).to_numpy(zero_copy_only=False).astype(str)
+        for c in (group, "language")
+        if c in present
+    }
+    by["length_words"] = np.array(names)[bucket]
+    out: dict[str, Any] = {"reference": against.file if against is not None else "the pool"}
+    for key, values in by.items():
+        mine, theirs = _shares(values, subset.rows), _shares(values, ref)
+        keys = names if key == "length_words" else sorted(set(mine) | set(theirs))
+        out[key] = {
+            k: {"subset": mine.get(k, 0.0), "reference": theirs.get(k, 0.0),
+                "difference": round(mine.get(k, 0.0) - theirs.get(k, 0.0), 4)}
+            for k in keys if k in mine or k in theirs
+        }  # fmt: skip
+    out["labels"] = {g: labels.get(g) for g in out.get(group, {})}
+    return out
+
+
+def audit(
+    pool: Pool,
+    subset: Subset,
+    recipe: Recipe,
+    suite: Suite,
+    data_dir: Path,
+    against: Subset | None = None,
+) -> dict[str, Any]:
+    """The three parts of the audit (see the module docstring)."""
+    contamination = lm_contamination if pool.track == "lm" else clip_contamination
+    return {
+        "subset": {"file": subset.file or "the whole pool", "sha256": subset.sha256},
+        "pool": {"name": pool.name, "fingerprint": pool.fingerprint},
+        "scale": recipe.scale,
+        "suite": {"name": suite.name, "version": suite.version},
+        "contamination": contamination(pool, subset, suite, data_dir),
+        "repetition": repetition(pool, subset, recipe),
+        "composition": composition(pool, subset, against),
+    }
