@@ -278,3 +278,18 @@ def audit(
         "repetition": repetition(pool, subset, recipe),
         "composition": composition(pool, subset, against),
     }
+
+
+def summary(report: dict[str, Any]) -> dict[str, Any]:
+    """What an entry records of its subset's audit (the whole report is ``audit.json``)."""
+    checked = {t: c for t, c in report["contamination"].items() if c["checked"]}
+    rep = report["repetition"]
+    return {
+        "contamination": {
+            t: {"found": c["found"], "items": c["items"]} for t, c in checked.items()
+        },
+        "max_share": max((c["share"] for c in checked.values()), default=0.0),
+        "epochs": rep["epochs"],
+        "views": rep["views"],
+        "num_repeated": rep["num_repeated"],
+    }

@@ -15,6 +15,7 @@ every process calls :func:`run_train` and rank 0 alone evaluates and writes the 
 
 from __future__ import annotations
 
+import json
 import logging
 import re
 import time
@@ -139,6 +140,7 @@ def run_train(
             subset.num_uids,
             ", trained earlier: evaluating" if result else "",
         )
+    audited = _audit(run_dir, recipe, suite, pool, subset) if distributed.is_main() else None
     t0 = time.time()
     if result is None:
         result = train(recipe, pool, subset, run_dir, wandb_mode=wandb_mode, progress=progress)
@@ -162,9 +164,32 @@ def run_train(
         metrics=metrics,
         train=result,
         checkpoint=result.checkpoint,
+        audit=audited,
     )
     entry["compute"]["total_seconds"] = round(time.time() - t0, 1)
     return write_entry(run_dir, entry), entry
+
+
+def _audit(run_dir: Path, recipe: Recipe, suite: Suite, pool: Pool, subset: Subset) -> dict:
+    """The subset's audit (``bench subset audit``) before the first step, kept as
+    ``RUN_DIR/audit.json``; its summary for the entry. A resumed run reads it back."""
+    from benchmark.audit import audit, summary
+    from benchmark.io import write_json
+
+    path = run_dir / "audit.json"
+    if path.is_file():
+        report = json.loads(path.read_text())
+        if report["subset"]["sha256"] == subset.sha256:
+            return summary(report)
+    report = audit(pool, subset, recipe, suite, eval_data_dir(recipe.eval.data_dir, suite, pool))
+    write_json(path, report)
+    worst = max(report["contamination"].items(), key=lambda kv: kv[1].get("share", 0.0))
+    if worst[1].get("share", 0.0) > suite.contamination_threshold:
+        log.warning(
+            "the subset holds %.1f%% of task %s's eval items (over the suite's %.1f%%): "
+            "see %s", 100 * worst[1]["share"], worst[0], 100 * suite.contamination_threshold, path,
+        )  # fmt: skip
+    return summary(report)
 
 
 def train_only(

@@ -122,3 +122,47 @@ def test_cli_prints_the_audit_and_its_json(planted_text, tmp_path, capsys):
              if k not in ("reference", "labels") for v in part.values()]  # fmt: skip
     assert diffs and all(d == 0 for d in diffs)  # a subset against itself
     assert Path(report["subset"]["file"]).name == "all.txt"
+
+
+def _board_with_an_audit(tmp_path: Path, share: float) -> Path:
+    repo = Path(__file__).resolve().parent.parent / "leaderboard" / "lm" / "xs"
+    board = tmp_path / "board"
+    (board / "lm" / "xs").mkdir(parents=True)
+    for name in ("lm-xs-all-s0", "lm-xs-c4-s0"):
+        entry = json.loads((repo / f"{name}.json").read_text())
+        if name.endswith("c4-s0"):
+            entry["schema_version"] = 2
+            entry["audit"] = {
+                "contamination": {"databench_cloze": {"found": round(2000 * share), "items": 2000}},
+                "max_share": share, "epochs": 1, "views": 0.5, "num_repeated": 0,
+            }  # fmt: skip
+        (board / "lm" / "xs" / f"{name}.json").write_text(json.dumps(entry))
+        details = repo / f"{name}.details.json.gz"
+        (board / "lm" / "xs" / details.name).write_bytes(details.read_bytes())
+    return board
+
+
+@pytest.mark.parametrize("share,flagged", [(0.05, True), (0.002, False)])
+def test_the_board_flags_an_entry_over_its_suites_contamination_threshold(share, flagged, tmp_path):
+    from benchmark.leaderboard.tables import board_rows, format_board
+
+    rows = board_rows(_board_with_an_audit(tmp_path, share), "lm", "xs")
+    by_name = {g["name"]: g for s in rows for g in s["ranking"]}
+    assert by_name["lm-xs-c4-s0"]["contamination"] == share
+    assert by_name["lm-xs-c4-s0"]["flagged"] is flagged
+    assert by_name["lm-xs-all-s0"]["contamination"] is None
+    text = format_board(rows)
+    assert (f"{share:.1%} !" in text) is flagged and "not audited" in text
+    assert ("more of a task's eval items than its suite allows" in text) is flagged
+
+
+def test_compare_shows_both_sides_audits(tmp_path):
+    from benchmark.leaderboard.board import compare
+    from benchmark.leaderboard.tables import format_compare
+
+    board = _board_with_an_audit(tmp_path, 0.05)
+    xs = board / "lm" / "xs"
+    res = compare(xs / "lm-xs-c4-s0.json", xs / "lm-xs-all-s0.json", board=board, num_bootstrap=50)
+    text = format_compare(res)
+    assert "audit A: eval items held up to 5.0% (most: databench_cloze, 100/2000)" in text
+    assert "audit B: not recorded" in text

@@ -22,7 +22,8 @@ def two_runs(tiny_run, subset_file):
 def test_entry_has_what_is_needed_to_reproduce_and_audit(two_runs, tiny_pool):
     path, entry = two_runs[0]
     assert path.name == "entry.json" and json.loads(path.read_text()) == entry
-    assert entry["schema_version"] == 1 and entry["track"] == "lm" and entry["scale"] == "xs"
+    assert entry["schema_version"] == 2 and entry["track"] == "lm" and entry["scale"] == "xs"
+    assert entry["audit"]["epochs"] == entry["train"]["num_epochs"]
     assert entry["recipe"]["standard"] is False and entry["recipe"]["overrides"] == TINY
     assert entry["pool"]["fingerprint"] == tiny_pool.fingerprint
     assert entry["subset"]["num_uids"] == round(tiny_pool.num_items * 0.5)

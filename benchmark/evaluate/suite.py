@@ -59,6 +59,8 @@ class Suite:
     aggregate: str = "centered"  # "centered" (DCLM) | "mean" (DataComp)
     eval_data_version: str | None = None  # the pool's eval data the task files need
     data: str = "pool"  # where task data lives: "pool" (built with it) | "folder" (fetched)
+    # an entry whose subset holds more than this share of any task's eval items is flagged
+    contamination_threshold: float = 0.01
     tasks: tuple[TaskSpec, ...]
     path: Path
 
@@ -90,6 +92,7 @@ _SUITE_KEYS = {
     "eval_data_version",
     "data",
     "tasks",
+    "contamination_threshold",
 }
 AGGREGATES = ("centered", "mean")
 DATA = ("pool", "folder")
@@ -153,6 +156,7 @@ def parse_suite(path: Path) -> Suite:
             None if raw.get("eval_data_version") is None else str(raw["eval_data_version"])
         ),
         data=str(raw.get("data", "pool")),
+        contamination_threshold=float(raw.get("contamination_threshold", 0.01)),
         tasks=tuple(tasks),
         path=path,
     )

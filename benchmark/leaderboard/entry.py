@@ -23,7 +23,7 @@ from benchmark.io import sha256_tree, write_json
 from benchmark.paths import repo_file, repo_root
 from benchmark.select.registry import subset_method
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2  # 2: the subset's audit (older entries stay valid)
 _PACKAGES = (
     "torch",
     "transformers",
@@ -85,6 +85,7 @@ def build_entry(
     metrics: dict[str, Any],
     train: Any,
     checkpoint: Path,
+    audit: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
     if train.train_samples is not None:
         unit, budget = "samples", {"train_samples": train.train_samples}
@@ -137,6 +138,7 @@ def build_entry(
         },
         "versions": versions(),
         "checkpoint": {"path": str(checkpoint), "sha256": sha256_tree(checkpoint)},
+        **({"audit": audit} if audit is not None else {}),
     }
 
 

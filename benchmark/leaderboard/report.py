@@ -28,6 +28,7 @@ th, td { padding: 4px 10px; border-bottom: 1px solid #ddd; text-align: right; }
 th:nth-child(2), td:nth-child(2) { text-align: left; }
 h2 { margin-top: 2em; border-top: 2px solid #444; padding-top: .5em; }
 .meta { color: #666; font-size: 90%; }
+.flag { color: #b00; font-weight: bold; }
 img { max-width: 100%; }
 """
 
@@ -59,10 +60,9 @@ def _plots(section: str, groups: list[Group], out: Path) -> list[str]:
     files.append(_save(fig, out / f"{section}-tasks.png"))
 
     fig, ax = plt.subplots(figsize=(6, 4))
-    x = [
-        g.entries[0]["subset"].get("num_tokens") or g.entries[0]["subset"]["num_uids"]
-        for g in groups
-    ]
+    track = groups[0].entries[0]["track"]
+    unit = "tokens" if track == "lm" else "uids"  # an image-text subset's size is its pairs
+    x = [g.entries[0]["subset"]["num_tokens" if track == "lm" else "num_uids"] for g in groups]
     y = [g.mean for g in groups]
     err = np.array(
         [[g.mean - g.interval[0] for g in groups], [g.interval[1] - g.mean for g in groups]]
@@ -71,7 +71,7 @@ def _plots(section: str, groups: list[Group], out: Path) -> list[str]:
     for xi, yi, n in zip(x, y, names, strict=True):
         ax.annotate(n, (xi, yi), textcoords="offset points", xytext=(4, 4), fontsize=8)
     ax.set_xscale("log")
-    ax.set_xlabel("subset size (tokens)")
+    ax.set_xlabel(f"subset size ({unit})")
     ax.set_ylabel("headline (95% interval)")
     files.append(_save(fig, out / f"{section}-size.png"))
 
@@ -110,21 +110,48 @@ def _table(groups: list[Group]) -> str:
     raw = [t for t, spec in specs.items() if spec["random_baseline"] is None]  # bits/byte, ...
     arrows = {t: "↑" if specs[t].get("higher_is_better", True) else "↓" for t in raw}
     extra = "".join(f"<th>{e(t.removeprefix('databench_'))} {arrows[t]}</th>" for t in raw)
+    lm = groups[0].entries[0]["track"] == "lm"  # an image-text subset has no token count
     rows = [
         "<tr><th>#</th><th>subset</th><th>headline</th><th>95% interval</th>"
-        f"{extra}<th>seeds</th><th>uids</th><th>tokens</th><th>train s</th></tr>"
+        f"{extra}<th>seeds</th><th>uids</th>{'<th>tokens</th>' if lm else ''}<th>train s</th>"
+        "<th>eval items held</th></tr>"
     ]
+    threshold = _threshold(groups[0].entries[0])
     for i, g in enumerate(groups, 1):
         first = g.entries[0]
         wall = np.mean([x["compute"]["wall_seconds"] for x in g.entries])
         values = "".join(f"<td>{_mean(g, t, 'value'):.4f}</td>" for t in raw)
+        tokens = f"<td>{first['subset'].get('num_tokens')}</td>" if lm else ""
+        audit = first.get("audit")
+        held = "not audited" if audit is None else f"{audit['max_share']:.1%}"
+        flag = audit is not None and audit["max_share"] > threshold
         rows.append(
             f"<tr><td>{i}</td><td>{e(g.name)}</td><td>{g.mean:.4f}</td>"
             f"<td>[{g.interval[0]:.4f}, {g.interval[1]:.4f}]</td>{values}"
             f"<td>{e(','.join(map(str, g.seeds)))}</td><td>{first['subset']['num_uids']}</td>"
-            f"<td>{first['subset'].get('num_tokens', '')}</td><td>{wall:.0f}</td></tr>"
+            f"{tokens}<td>{wall:.0f}</td>"
+            + (
+                f"<td class=flag>{held} (over the suite's threshold)</td></tr>"
+                if flag
+                else f"<td>{held}</td></tr>"
+            )
         )
     return "<table>" + "\n".join(rows) + "</table>"
+
+
+def _threshold(entry: dict) -> float:
+    from benchmark.leaderboard.tables import _threshold as threshold
+
+    return threshold(entry["track"], entry["metrics"]["suite"]["name"])
+
+
+HEADLINES = {
+    "lm": "mean centred accuracy over the suite's headline tasks ((acc - r) / (1 - r), "
+    "DCLM's Core aggregate); the size axis counts the subset's tokens",
+    "clip": "mean over the suite's headline tasks of each task's metric (accuracy, mean per-class "
+    "recall or retrieval recall; DataComp's average); the size axis counts the subset's "
+    "uids (image-text pairs)",
+}
 
 
 def write_report(board: Path, out: Path, *, num_bootstrap: int = 1000) -> Path:
@@ -138,8 +165,9 @@ def write_report(board: Path, out: Path, *, num_bootstrap: int = 1000) -> Path:
         f"</title><style>{_CSS}</style></head><body><h1>databench leaderboard</h1>"
         f"<p class='meta'>{sum(len(g.entries) for _, gs in sections for g in gs)} entries "
         f"in {len(sections)} section{'' if len(sections) == 1 else 's'}; entries of different "
-        "pools, recipes, suites or precisions are never ranked together. Headline: mean centred "
-        "accuracy; intervals: 95% bootstrap over eval items and seeds.</p>"
+        "pools, recipes, suites or precisions are never ranked together. Intervals: 95% "
+        "bootstrap over eval items and seeds. <i>Eval items held</i>: the largest share of "
+        "any task's eval items the subset holds (its audit, recorded since entry schema 2).</p>"
     ]
     if not sections:
         parts.append("<p>No entries yet: <code>bench submit RUN_DIR</code> adds one.</p>")
@@ -149,6 +177,7 @@ def write_report(board: Path, out: Path, *, num_bootstrap: int = 1000) -> Path:
         parts.append(
             f"<h2>{e(track)} / {e(scale)}</h2><p class='meta'>pool {e(fingerprint[:16])}…"
             f" · recipe {e(recipe_sha[:16])}… · suite {e(suite)} v{e(version)} · {e(precision)}</p>"
+            f"<p class='meta'>Headline: {e(HEADLINES.get(track, 'the suite headline'))}.</p>"
         )
         parts.append(_table(groups))
         for name in _plots(section, groups, out):

@@ -42,12 +42,32 @@ def board_rows(board: Path, track: str | None, scale: str | None) -> list[dict[s
                     "train_tokens": g.entries[0]["compute"].get("train_tokens"),
                     "train_seconds": sum(e["compute"]["wall_seconds"] for e in g.entries)
                     / len(g.entries),
+                    "contamination": _contamination(g.entries),
+                    "flagged": (_contamination(g.entries) or 0.0) > _threshold(key[0], key[4]),
                 }
                 for i, g in enumerate(groups, 1)
             ],
         }
         for key, groups in sections
     ]
+
+
+def _contamination(entries: list[dict[str, Any]]) -> float | None:
+    """The largest share of any task's eval items the group's subset holds (its audit,
+    recorded since entry schema 2); None where no entry of the group has one."""
+    shares = [e["audit"]["max_share"] for e in entries if "audit" in e]
+    return max(shares) if shares else None
+
+
+def _threshold(track: str, suite: str) -> float:
+    """The suite file's ``contamination_threshold`` (today's file; 1% where it is gone)."""
+    from benchmark.errors import EvalError
+    from benchmark.evaluate.suite import load_suite
+
+    try:
+        return load_suite(track, suite).contamination_threshold
+    except EvalError:
+        return 0.01
 
 
 def format_board(rows: list[dict[str, Any]]) -> str:
@@ -68,16 +88,26 @@ def format_board(rows: list[dict[str, Any]]) -> str:
         )
         out.append(
             f"{'#':>3}  {'subset':<28}{'headline':>9}  {'95% interval':<18}{'seeds':<8}"
-            f"{'uids':>8}{'train s':>9}"
+            f"{'uids':>8}{'train s':>9}  contaminated"
         )
         for g in s["ranking"]:
             lo, hi = g["interval"]
             out.append(
                 f"{g['rank']:>3}  {g['name'][:27]:<28}{g['headline']:>9.4f}  "
                 f"[{lo:.4f}, {hi:.4f}]  {','.join(map(str, g['seeds'])):<8}"
-                f"{g['num_uids']:>8}{g['train_seconds']:>9.0f}"
+                f"{g['num_uids']:>8}{g['train_seconds']:>9.0f}  {_flag(g)}"
             )
+    if any(g["flagged"] for s in rows for g in s["ranking"]):
+        out.append(
+            "\n! the subset holds more of a task's eval items than its suite allows "
+            "(contamination_threshold): see the run's audit.json or `bench subset audit`"
+        )
     return "\n".join(out)
+
+
+def _flag(g: dict[str, Any]) -> str:
+    c = g["contamination"]
+    return "not audited" if c is None else f"{c:.1%}{' !' if g['flagged'] else ''}"
 
 
 def format_compare(res: dict[str, Any]) -> str:
@@ -94,6 +124,19 @@ def format_compare(res: dict[str, Any]) -> str:
             f"{t['interval'][1]:+.4f}]  {t['verdict']} ({t['metric']})"
         )
     out.append(f"verdict: {res['verdict']}")
+    for side in ("a", "b"):
+        audit = res[side].get("audit")
+        if audit is None:
+            out.append(f"audit {side.upper()}: not recorded (an entry before schema 2)")
+            continue
+        worst = max(audit["contamination"].items(), default=None,
+                    key=lambda kv: kv[1]["found"] / max(kv[1]["items"], 1))  # fmt: skip
+        where = f" (most: {worst[0]}, {worst[1]['found']}/{worst[1]['items']})" if worst else ""
+        out.append(
+            f"audit {side.upper()}: eval items held up to {audit['max_share']:.1%}{where}; "
+            f"{audit['epochs']} pass(es) over the subset, each item seen about "
+            f"{audit['views']:g} times; {audit['num_repeated']} repeated uids"
+        )
     if min(len(a["seeds"]), len(b["seeds"])) < 2:
         out.append(
             "note: a side has one seed, so intervals cover eval-item noise only; "
