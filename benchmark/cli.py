@@ -222,7 +222,10 @@ def _subset_audit(args: argparse.Namespace) -> int:
     subset = load_subset(Path(args.file), pool)
     against = load_subset(Path(args.against), pool) if args.against else None
     data_dir = eval_data_dir(recipe.eval.data_dir, suite, pool)
-    report = audit(pool, subset, recipe, suite, data_dir, against)
+    from benchmark.select.scan import using
+
+    with using(_engine(args)):  # the pass over the documents
+        report = audit(pool, subset, recipe, suite, data_dir, against)
     if args.json:
         print(json.dumps(report))
         return 0
@@ -577,6 +580,7 @@ def build_parser() -> argparse.ArgumentParser:
     a.add_argument("--scale", required=True, help="the scale whose budget and suite to audit for")
     a.add_argument("--against", help="a reference subset file (default: the whole pool)")
     a.add_argument("--json", action="store_true")
+    _add_engine(a, "the pass over the documents")
     a.set_defaults(func=_subset_audit)
 
     t = sub.add_parser(
