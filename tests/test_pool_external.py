@@ -522,27 +522,34 @@ def _pool_files(root: Path) -> dict[str, bytes]:
     }
 
 
-def test_a_killed_import_resumes_at_the_first_unread_shard(bench_home, tmp_path, caplog):
-    """SIGKILL an import once two shards are read; the same command again reads only the
-    rest and gives the pool an import in one go gives."""
-    src = make_dclm(tmp_path / "src")
-    whole = import_external("resume-whole", "dclm", src)
+def _killed_after_two_tasks(bench_home: Path, call: str) -> None:
+    """Run ``call`` in a new process that SIGKILLs itself once two tasks of a step are kept."""
     code = (
-        "import os, signal, sys\n"
+        "import os, signal\n"
         "from pathlib import Path\n"
         "from benchmark.engine import Kept\n"
         "save = Kept.save\n"
         "def save_then_die(self, i, result):\n"
         "    save(self, i, result)\n"
-        "    if 'read' in self.names[i] and len(list(self.folder.glob('*.pkl'))) == 2:\n"
+        "    if len(list(self.folder.glob('*.pkl'))) == 2:\n"
         "        os.kill(os.getpid(), signal.SIGKILL)\n"
         "Kept.save = save_then_die\n"
-        "from benchmark.pool.importers.external import import_external\n"
-        f"import_external('resume-me', 'dclm', Path({str(src)!r}))\n"
-    )
+    ) + call
     env = {**os.environ, "BENCH_HOME": str(bench_home)}
     proc = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True)
     assert proc.returncode == -9, proc.stderr
+
+
+def test_a_killed_import_resumes_at_the_first_unread_shard(bench_home, tmp_path, caplog):
+    """SIGKILL an import once two shards are read; the same command again reads only the
+    rest and gives the pool an import in one go gives."""
+    src = make_dclm(tmp_path / "src")
+    whole = import_external("resume-whole", "dclm", src)
+    _killed_after_two_tasks(
+        bench_home,
+        "from benchmark.pool.importers.external import import_external\n"
+        f"import_external('resume-me', 'dclm', Path({str(src)!r}))\n",
+    )
     [left] = [p for p in pools_dir().iterdir() if p.name.startswith(".resume-me.resume-")]
     assert len(list((left / ".kept-read").glob("*.pkl"))) == 2
     caplog.set_level(logging.INFO, logger="benchmark.engine")
@@ -562,23 +569,12 @@ def test_a_killed_selection_resumes_at_the_first_unscanned_shard(
     pool = import_external("resume-select", "dclm", make_dclm(tmp_path / "src"))
     assert len(pool.shard_paths()) == 5
     select("gopher", pool, tmp_path / "whole.txt")
-    code = (
-        "import os, signal\n"
-        "from pathlib import Path\n"
-        "from benchmark.engine import Kept\n"
-        "save = Kept.save\n"
-        "def save_then_die(self, i, result):\n"
-        "    save(self, i, result)\n"
-        "    if len(list(self.folder.glob('*.pkl'))) == 2:\n"
-        "        os.kill(os.getpid(), signal.SIGKILL)\n"
-        "Kept.save = save_then_die\n"
+    _killed_after_two_tasks(
+        bench_home,
         "from benchmark.pool.store import open_pool\n"
         "from benchmark.select import select\n"
-        f"select('gopher', open_pool('resume-select'), Path({str(tmp_path / 'again.txt')!r}))\n"
+        f"select('gopher', open_pool('resume-select'), Path({str(tmp_path / 'again.txt')!r}))\n",
     )
-    env = {**os.environ, "BENCH_HOME": str(bench_home)}
-    proc = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True)
-    assert proc.returncode == -9, proc.stderr
     assert len(list((tmp_path / ".again.txt.scan").glob("*.pkl"))) == 2
     caplog.set_level(logging.INFO, logger="benchmark.engine")
     select("gopher", pool, tmp_path / "again.txt")

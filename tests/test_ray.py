@@ -110,28 +110,27 @@ def test_text_methods_on_ray_over_many_shards(
     method, options, sharded_text_pool, ray_engine, tmp_path
 ):
     assert len(sharded_text_pool.shard_paths()) >= 5
-    n = select(method, sharded_text_pool, tmp_path / "local.txt", **options)
-    m = select(method, sharded_text_pool, tmp_path / "ray.txt", engine=ray_engine, **options)
-    assert n == m
-    assert (tmp_path / "ray.txt").read_bytes() == (tmp_path / "local.txt").read_bytes()
+    _same_subset(method, options, sharded_text_pool, ray_engine, tmp_path)
+
+
+def _same_subset(method: str, options: dict, pool, engine: Engine, out: Path) -> None:
+    select(method, pool, out / "local.txt", **options)
+    select(method, pool, out / "ray.txt", engine=engine, **options)
+    assert (out / "ray.txt").read_bytes() == (out / "local.txt").read_bytes()
 
 
 @pytest.mark.parametrize("method,options", METHODS_LM)
 def test_every_text_method_on_ray_writes_the_same_subset(
     method, options, tiny_pool, ray_engine, tmp_path
 ):
-    select(method, tiny_pool, tmp_path / "local.txt", **options)
-    select(method, tiny_pool, tmp_path / "ray.txt", engine=ray_engine, **options)
-    assert (tmp_path / "ray.txt").read_bytes() == (tmp_path / "local.txt").read_bytes()
+    _same_subset(method, options, tiny_pool, ray_engine, tmp_path)
 
 
 @pytest.mark.parametrize("method,options", METHODS_CLIP)
 def test_every_image_method_on_ray_writes_the_same_subset(
     method, options, tiny_image_pool, ray_engine, tmp_path
 ):
-    select(method, tiny_image_pool, tmp_path / "local.txt", **options)
-    select(method, tiny_image_pool, tmp_path / "ray.txt", engine=ray_engine, **options)
-    assert (tmp_path / "ray.txt").read_bytes() == (tmp_path / "local.txt").read_bytes()
+    _same_subset(method, options, tiny_image_pool, ray_engine, tmp_path)
 
 
 def test_a_two_node_cluster_imports_and_selects_as_one_machine(

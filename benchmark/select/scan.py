@@ -46,6 +46,23 @@ def using(engine: Engine | None, keep: Path | None = None) -> Iterator[None]:
             shutil.rmtree(keep, ignore_errors=True)
 
 
+@contextmanager
+def shared_dir() -> Iterator[Path]:
+    """A folder the scan's tasks can read (a model a method trained, say): the kept
+    results' folder beside the subset being written (on a cluster, a shared file system,
+    as the pool is), else a temporary one. Big inputs go to tasks as a path here, not as
+    an argument every task would copy."""
+    keep = _KEEP.get()
+    if keep is not None:
+        keep.mkdir(parents=True, exist_ok=True)
+        yield keep
+        return
+    import tempfile
+
+    with tempfile.TemporaryDirectory(prefix="bench-scan-") as tmp:
+        yield Path(tmp)
+
+
 def scan(
     pool: Pool, fn: Callable[..., np.ndarray], columns: Sequence[str], desc: str, *args: Any
 ) -> np.ndarray:

@@ -31,9 +31,10 @@ import numpy as np
 from tqdm import tqdm
 
 from benchmark.errors import BenchError
+from benchmark.io import sha256_file
 from benchmark.pool.store import Pool
 from benchmark.select.registry import register
-from benchmark.select.scan import scan
+from benchmark.select.scan import scan, shared_dir
 
 log = logging.getLogger(__name__)
 
@@ -370,17 +371,15 @@ def quality_scores(model, values: list[str], batch: int = 4096) -> np.ndarray:
 _MODELS: dict[str, Any] = {}  # per process: the classifier of a scan, loaded once
 
 
-def _fasttext_scores(cols: dict, start: int, model_bytes: bytes) -> np.ndarray:
+def _fasttext_scores(cols: dict, start: int, model_path: str, digest: str) -> np.ndarray:
+    """P(high quality) of each text under the classifier at ``model_path`` (whose sha256
+    is ``digest``: part of the task, so that kept scores belong to this model)."""
     import fasttext
 
-    key = hashlib.sha256(model_bytes).hexdigest()
-    if key not in _MODELS:
-        with tempfile.NamedTemporaryFile(suffix=".bin") as f:
-            f.write(model_bytes)
-            f.flush()
-            _MODELS.clear()
-            _MODELS[key] = fasttext.load_model(f.name)
-    return quality_scores(_MODELS[key], cols["text"])
+    if digest not in _MODELS:
+        _MODELS.clear()
+        _MODELS[digest] = fasttext.load_model(model_path)
+    return quality_scores(_MODELS[digest], cols["text"])
 
 
 def _take(cols: dict, start: int, rows: np.ndarray) -> np.ndarray:
@@ -416,9 +415,13 @@ def select_fasttext(
     neg = scan(pool, _take, ["text"], "fasttext sample", sample).tolist()
     with tempfile.TemporaryDirectory(prefix="bench-fasttext-") as workdir:
         model = train_quality_classifier(pos, neg, seed, workdir)
-        model.save_model(str(Path(workdir) / "model.bin"))
-        model_bytes = (Path(workdir) / "model.bin").read_bytes()
-    scores = scan(pool, _fasttext_scores, ["text"], "fasttext score", model_bytes)
+    with shared_dir() as folder:  # the model (hundreds of MB) goes to the tasks as a path
+        path = folder / f"fasttext-{seed}.bin"
+        model.save_model(str(path))
+        del model
+        scores = scan(
+            pool, _fasttext_scores, ["text"], "fasttext score", str(path), sha256_file(path)
+        )
     log.info(
         "fasttext: %d positives; pool score quartiles %s",
         len(pos),
