@@ -133,6 +133,15 @@ def test_every_image_method_on_ray_writes_the_same_subset(
     _same_subset(method, options, tiny_image_pool, ray_engine, tmp_path)
 
 
+def test_clip_score_on_ray_writes_the_same_subset(tiny_image_pool, ray_engine, tmp_path):
+    from benchmark.run import train_only
+    from tests.test_clip import TINY_CLIP
+
+    train_only(track="clip", scale="xs", run_dir=tmp_path / "scorer", overrides=TINY_CLIP)
+    options = {"fraction": 0.3, "checkpoint": str(tmp_path / "scorer")}
+    _same_subset("clip-score", options, tiny_image_pool, ray_engine, tmp_path)
+
+
 def test_a_two_node_cluster_imports_and_selects_as_one_machine(
     small_shards, bench_home, tmp_path_factory, tmp_path
 ):

@@ -31,11 +31,9 @@ from benchmark.pool.store import Pool
 from benchmark.select.registry import register
 from benchmark.select.scan import scan
 from benchmark.select.text import (
-    _progress,
     detect_language,
     first_of_each,
     keep_by_rule,
-    texts,
     top_fraction,
 )
 
@@ -156,25 +154,48 @@ def checkpoint_dir(path: Path) -> Path:
     )
 
 
-@torch.no_grad()
-def clip_scores(pool: Pool, checkpoint: Path, batch_size: int = 512) -> np.ndarray:
-    """Cosine similarity of each pair's image and caption under the CLIP at ``checkpoint``."""
-    from benchmark.evaluate.clip import load_checkpoint, to_model_input
-    from benchmark.train.images import image_cache
+_SCORERS: dict[str, tuple] = {}  # per process: the scorer of a scan, loaded once
 
-    model, tokenizer, size, _ = load_checkpoint(checkpoint_dir(checkpoint), "cpu")
+
+@torch.no_grad()
+def _clip_scores(
+    cols: dict, start: int, root: str, size_file: str, checkpoint: str, batch_size: int
+) -> np.ndarray:
+    """Cosine similarity of each pair's image and caption in this shard."""
+    from benchmark.evaluate.clip import load_checkpoint, to_model_input
+
+    if checkpoint not in _SCORERS:
+        _SCORERS.clear()
+        _SCORERS[checkpoint] = load_checkpoint(Path(checkpoint), "cpu")
+    model, tokenizer, size, _ = _SCORERS[checkpoint]
+    images = np.load(Path(root) / size_file, mmap_mode="r")
+    captions = cols["text"]
+    scores = np.empty(len(captions), dtype=np.float32)
+    for lo in range(0, len(captions), batch_size):
+        hi = min(lo + batch_size, len(captions))
+        img = model.encode_image(
+            to_model_input(images[start + lo : start + hi], size), normalize=True
+        )
+        txt = model.encode_text(tokenizer(captions[lo:hi]), normalize=True)
+        scores[lo:hi] = (img * txt).sum(-1).float().numpy()
+    return scores
+
+
+def clip_scores(pool: Pool, checkpoint: Path, batch_size: int = 512) -> np.ndarray:
+    """Cosine similarity of each pair's image and caption under the CLIP at ``checkpoint``
+    (a pass over the pool's shards: this machine, or Ray)."""
+    import json
+
+    from benchmark.pool.format import images_name
+
+    ckpt = checkpoint_dir(checkpoint)
+    size = json.loads((ckpt / "open_clip_config.json").read_text())["preprocess_cfg"]["size"]
     have = image_sizes(pool.root)
     if not have:
         raise BenchError(f"pool {pool.name} has no image cache; rebuild it")
-    images = image_cache(pool, min(have, key=lambda s: (s < size, abs(s - size))))
-    captions = texts(pool)
-    scores = np.empty(pool.num_items, dtype=np.float32)
-    for start in _progress(range(0, pool.num_items, batch_size), "clip-score", None):
-        stop = min(start + batch_size, pool.num_items)
-        img = model.encode_image(to_model_input(images[start:stop], size), normalize=True)
-        txt = model.encode_text(tokenizer(captions[start:stop]), normalize=True)
-        scores[start:stop] = (img * txt).sum(-1).float().numpy()
-    return scores
+    cache = images_name(min(have, key=lambda s: (s < size, abs(s - size))))
+    args = (str(pool.root), cache, str(ckpt.resolve()), batch_size)
+    return scan(pool, _clip_scores, ["text"], "clip-score", *args)
 
 
 @register("clip-score", track="clip", pool_only=False)
