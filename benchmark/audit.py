@@ -146,7 +146,7 @@ def _per_task(pool: Pool, suite: Suite, sizes: dict[str, int], found: dict) -> d
 def clip_contamination(pool: Pool, subset: Subset, suite: Suite, data_dir: Path) -> dict:
     import pyarrow.parquet as pq
 
-    from benchmark.pool.format import image_sizes
+    from benchmark.pool.format import EVAL_IMAGES, image_sizes
     from benchmark.pool.image.render import dhash
     from benchmark.train.images import image_cache
 
@@ -163,7 +163,7 @@ def clip_contamination(pool: Pool, subset: Subset, suite: Suite, data_dir: Path)
         return {t.name: why for t in suite.tasks}
     sizes, found = {}, {}
     for task in suite.tasks:
-        path = data_dir / task.name / "images.npy"
+        path = data_dir / task.name / EVAL_IMAGES
         if not path.is_file():
             continue
         images = np.load(path, mmap_mode="r")
