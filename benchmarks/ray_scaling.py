@@ -5,12 +5,13 @@
 
 A synthetic DCLM-format pool (``--docs`` documents of 20-200 words drawn from a
 vocabulary of English-like words, 5% exact copies, ``.jsonl.zst`` shards with ids) is
-imported with ``bench pool import --format dclm`` and selected from with ``exact-dedup``
-and ``gopher``, on each engine with 1 and 2 workers (a local Ray started for the run with
-that many CPUs). Every configuration must give the same pool fingerprint and the same
-subsets; the script fails otherwise. Reports, per configuration and step, documents per
-second, the scaling ratio (2 workers over 1) and the peak resident memory summed over the
-driver, its child processes and Ray's worker processes (sampled every 0.2 s with psutil).
+imported with ``bench pool import --format dclm`` and selected from with two methods
+(``--methods``, default ``exact-dedup`` and ``langid``), on each engine with 1 and 2
+workers (a local Ray started for the run with that many CPUs). Every configuration must
+give the same pool fingerprint and the same subsets; the script fails otherwise.
+Reports, per configuration and step, documents per second, the scaling ratio (2 workers
+over 1) and the peak resident memory summed over the driver, its child processes and
+Ray's worker processes (sampled every 0.2 s with psutil).
 The import step uses ``--tokenizer`` of a pool imported once beforehand, so that every
 configuration tokenizes with the same BPE and the timing is of reading, writing and
 tokenizing, not of the tokenizer's training (which runs once, on the driver).
@@ -107,7 +108,7 @@ class PeakRSS:
         self.peak = max(self.peak, self._total())
 
 
-def run_config(engine: Engine, src: Path, tokenizer: str, out: Path) -> dict:
+def run_config(engine: Engine, src: Path, tokenizer: str, out: Path, methods: list[str]) -> dict:
     import ray
 
     row: dict = {"engine": engine.name, "workers": engine.workers}
@@ -126,7 +127,7 @@ def run_config(engine: Engine, src: Path, tokenizer: str, out: Path) -> dict:
             row["import_s"] = time.perf_counter() - t0
         row["import_peak_gib"] = mem.peak / 1024**3
         row["fingerprint"] = pool.fingerprint
-        for method in ("exact-dedup", "gopher"):
+        for method in methods:
             with PeakRSS() as mem:
                 t0 = time.perf_counter()
                 select(method, pool, out / f"{name}-{method}.txt", engine=engine)
@@ -145,8 +146,10 @@ def main() -> None:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--docs", type=int, default=1_000_000)
     p.add_argument("--shards", type=int, default=40)
+    p.add_argument("--methods", default="exact-dedup,langid", help="two selection methods")
     p.add_argument("--out", type=Path, help="write the figures as JSON here")
     args = p.parse_args()
+    methods = args.methods.split(",")
     with tempfile.TemporaryDirectory(prefix="ray-scaling-") as tmp:
         tmp = Path(tmp)
         os.environ.setdefault("BENCH_HOME", str(tmp / "home"))
@@ -158,16 +161,16 @@ def main() -> None:
         import_external("bench-tokenizer", "dclm", tok_src)  # its BPE, for every configuration
         rows = []
         for engine in (Engine("local", 1), Engine("local", 2), Engine("ray", 1), Engine("ray", 2)):
-            row = run_config(engine, src, "bench-tokenizer", tmp)
+            row = run_config(engine, src, "bench-tokenizer", tmp, methods)
             rows.append(row)
             n = row["num_docs"]
             print(
                 f"{engine.name:<5} {engine.workers} cpu: import {n / row['import_s']:8.0f} doc/s "
-                f"(peak {row['import_peak_gib']:.2f} GiB), exact-dedup "
-                f"{n / row['exact-dedup_s']:8.0f} doc/s, gopher {n / row['gopher_s']:8.0f} doc/s",
+                f"(peak {row['import_peak_gib']:.2f} GiB), "
+                + ", ".join(f"{m} {n / row[f'{m}_s']:8.0f} doc/s" for m in methods),
                 flush=True,
             )
-    for key in ("fingerprint", "exact-dedup_sha", "gopher_sha"):
+    for key in ("fingerprint", *(f"{m}_sha" for m in methods)):
         if len({r[key] for r in rows}) != 1:
             raise SystemExit(f"the configurations differ in {key}: {[r[key] for r in rows]}")
     ratios = {}
@@ -176,7 +179,7 @@ def main() -> None:
             next(r for r in rows if r["engine"] == name and r["workers"] == w) for w in (1, 2)
         )
         ratios[name] = {
-            s: one[f"{s}_s"] / two[f"{s}_s"] for s in ("import", "exact-dedup", "gopher")
+            s: one[f"{s}_s"] / two[f"{s}_s"] for s in ("import", *methods)
         }
         print(
             f"{name}: 2 CPUs over 1: " + ", ".join(f"{s} {v:.2f}x" for s, v in ratios[name].items())
