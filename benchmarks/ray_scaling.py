@@ -178,9 +178,7 @@ def main() -> None:
         one, two = (
             next(r for r in rows if r["engine"] == name and r["workers"] == w) for w in (1, 2)
         )
-        ratios[name] = {
-            s: one[f"{s}_s"] / two[f"{s}_s"] for s in ("import", *methods)
-        }
+        ratios[name] = {s: one[f"{s}_s"] / two[f"{s}_s"] for s in ("import", *methods)}
         print(
             f"{name}: 2 CPUs over 1: " + ", ".join(f"{s} {v:.2f}x" for s, v in ratios[name].items())
         )
