@@ -28,7 +28,6 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-from tqdm import tqdm
 
 from benchmark.errors import BenchError
 from benchmark.io import sha256_file
@@ -42,16 +41,8 @@ _SPACE = re.compile(r"\s+")
 _WORD = re.compile(r"\w+", re.UNICODE)
 
 
-def texts(pool: Pool) -> list[str]:
-    return pool.read_table(["text"]).column("text").to_pylist()
-
-
 def normalise(text: str) -> str:
     return _SPACE.sub(" ", text.lower()).strip()
-
-
-def _progress(items, what: str, total: int | None = None):
-    return tqdm(items, desc=what, total=total, unit="doc", mininterval=2.0, leave=False)
 
 
 # --- deduplication --------------------------------------------------------------------
