@@ -540,24 +540,56 @@ def _killed_after_two_tasks(bench_home: Path, call: str) -> None:
     assert proc.returncode == -9, proc.stderr
 
 
-def test_a_killed_import_resumes_at_the_first_unread_shard(bench_home, tmp_path, caplog):
+@pytest.mark.parametrize("fmt", ["dclm", "datacomp"])
+def test_a_killed_import_resumes_at_the_first_unread_shard(bench_home, tmp_path, caplog, fmt):
     """SIGKILL an import once two shards are read; the same command again reads only the
     rest and gives the pool an import in one go gives."""
-    src = make_dclm(tmp_path / "src")
-    whole = import_external("resume-whole", "dclm", src)
+    if fmt == "dclm":
+        src, options = make_dclm(tmp_path / "src"), {}
+    else:
+        src, options = (
+            make_datacomp(tmp_path / "src", num_shards=4, per_shard=6),
+            {"image_sizes": (16,)},
+        )
+    whole = import_external(f"resume-whole-{fmt}", fmt, src, **options)
     _killed_after_two_tasks(
         bench_home,
         "from benchmark.pool.importers.external import import_external\n"
-        f"import_external('resume-me', 'dclm', Path({str(src)!r}))\n",
+        f"import_external('resume-{fmt}', {fmt!r}, Path({str(src)!r}), **{options!r})\n",
     )
-    [left] = [p for p in pools_dir().iterdir() if p.name.startswith(".resume-me.resume-")]
+    [left] = [p for p in pools_dir().iterdir() if p.name.startswith(f".resume-{fmt}.resume-")]
     assert len(list((left / ".kept-read").glob("*.pkl"))) == 2
     caplog.set_level(logging.INFO, logger="benchmark.engine")
-    pool = import_external("resume-me", "dclm", src)
+    pool = import_external(f"resume-{fmt}", fmt, src, **options)
     assert pool.fingerprint == whole.fingerprint
     assert _pool_files(pool.root) == _pool_files(whole.root)
     assert not left.exists() and not list(pool.root.glob(".kept*"))
     assert "read shards: 2 of 4 tasks were done before" in caplog.text
+
+
+def test_datacomp_reorder_in_buckets_gives_the_one_bucket_pool(bench_home, tmp_path, monkeypatch):
+    """The streaming reorder (samples and metadata cut into uid-range buckets, each joined
+    and written alone) gives the files one bucket gives; metadata files whose columns differ
+    are joined in one schema, a column a file lacks being null for its rows."""
+    src = make_datacomp(tmp_path / "src", num_shards=3, per_shard=20, extra=4)
+    meta = pq.read_table(src / "metadata.parquet")
+    (src / "metadata.parquet").unlink()
+    pq.write_table(meta.slice(0, 30), src / "meta-a.parquet")
+    pq.write_table(
+        meta.slice(30).drop_columns(["clip_l14_similarity_score"]), src / "meta-b.parquet"
+    )
+    monkeypatch.setattr("benchmark.pool.writer.SHARD_ROWS", 7)  # 60 pairs: 9 docs shards
+    one = import_external("one-bucket", "datacomp", src, image_sizes=(16,), encoded=True)
+    monkeypatch.setattr("benchmark.pool.importers.common.BUCKET_SHARDS", 2)  # 5 buckets
+    many = import_external("buckets", "datacomp", src, image_sizes=(16,), encoded=True, workers=2)
+    assert len(many.shard_paths()) == 9
+    assert _pool_files(many.root) == _pool_files(one.root)
+    assert many.fingerprint == one.fingerprint
+    table = many.read_table(["uid", "clip_l14_similarity_score"])
+    scores = dict(zip(*(table.column(c).to_pylist() for c in table.column_names), strict=True))
+    b_uids = set(meta.slice(30).column("uid").to_pylist())
+    assert all((scores[u] is None) == (u in b_uids) for u in scores)
+    assert any(u in b_uids for u in scores) and any(u not in b_uids for u in scores)
 
 
 def test_a_killed_selection_resumes_at_the_first_unscanned_shard(

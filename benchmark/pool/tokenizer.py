@@ -9,7 +9,7 @@ tokenized once into the pool's token cache so that a subset is a gather.
 from __future__ import annotations
 
 import logging
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence, Sized
 from pathlib import Path
 
 import numpy as np
@@ -72,7 +72,9 @@ def tokenize_items(tokenizer_dir: Path, texts: Sequence[str], batch: int = 4096)
 CAPTION_PAD, CAPTION_EOS, CAPTION_UNK = "<pad>", "</s>", "<unk>"
 
 
-def train_caption_tokenizer(texts: Sequence[str], vocab_size: int, out_dir: Path) -> None:
+def train_caption_tokenizer(
+    texts: Iterable[str], vocab_size: int, out_dir: Path, length: int | None = None
+) -> None:
     """A byte-level BPE (NFKC + lowercase) that appends ``</s>``; ``save_pretrained`` format.
 
     Ids: ``<pad>`` 0, ``</s>`` 1, ``<unk>`` 2. Trained on the pool's captions in uid
@@ -100,7 +102,8 @@ def train_caption_tokenizer(texts: Sequence[str], vocab_size: int, out_dir: Path
         initial_alphabet=pre_tokenizers.ByteLevel.alphabet(),
         show_progress=False,
     )
-    tok.train_from_iterator(texts, trainer=trainer, length=len(texts))
+    length = len(texts) if length is None and isinstance(texts, Sized) else length
+    tok.train_from_iterator(texts, trainer=trainer, length=length)
     eos_id = tok.token_to_id(CAPTION_EOS)
     assert tok.token_to_id(CAPTION_PAD) == 0 and eos_id == 1
     tok.post_processor = processors.TemplateProcessing(

@@ -20,7 +20,7 @@ import numpy as np
 
 from benchmark.errors import PoolError
 from benchmark.io import sha256_file
-from benchmark.pool.format import EVALS_DIR, MANIFEST, TOKENIZER_JSON
+from benchmark.pool.format import EVALS_DIR, MANIFEST, TOKENIZER_JSON, UID_DTYPE
 from benchmark.pool.store import Pool, check_pool_name, pool_path
 from benchmark.pool.uidindex import hex_to_halves
 
@@ -31,6 +31,9 @@ IMPORT_VERSION = "1"  # the importer's output format; recorded as the pool's ver
 # import run again resumes; each is dropped before the files its tasks wrote are consumed.
 KEPT_READ, KEPT_SORT, KEPT_WRITE = ".kept-read", ".kept-sort", ".kept-write"
 KEPT_TOK = ".kept-tokenize"
+KEPT_META = ".kept-metadata"
+
+BUCKET_SHARDS = 20  # docs shards per bucket of the reorder: a write task holds 1M items
 
 
 def forget(kept: Path) -> None:
@@ -88,6 +91,48 @@ def first_repeat(sorted_uids: np.ndarray) -> int | None:
     """Position of the first uid equal to the next one in a sorted array, or None."""
     same = np.flatnonzero(sorted_uids[1:] == sorted_uids[:-1])
     return int(same[0]) if len(same) else None
+
+
+def bucket_bounds(sorted_uids: np.ndarray, rows: int) -> np.ndarray:
+    """Each bucket's first uid after the first: a bucket is :data:`BUCKET_SHARDS` docs
+    shards of ``rows`` items, so buckets written one after another give the docs shards."""
+    per = BUCKET_SHARDS * rows
+    return sorted_uids[per::per]
+
+
+def cut_into_buckets(table, uids: np.ndarray, bounds: np.ndarray, path: Path) -> dict[int, int]:
+    """The reorder's first pass, on one part: ``table`` (whose rows have the ``S32`` uids
+    ``uids``) sorted by uid and cut at ``bounds`` into the row groups of the parquet file
+    ``path``; which row group holds which bucket."""
+    import pyarrow.parquet as pq
+
+    order = uid_order(uids) if len(uids) else np.zeros(0, dtype=np.int64)
+    table, uids = table.take(order), uids[order]
+    edges = [0, *np.searchsorted(uids, bounds).tolist(), len(uids)]
+    groups: dict[int, int] = {}
+    with pq.ParquetWriter(path, table.schema) as w:
+        for b, (lo, hi) in enumerate(zip(edges[:-1], edges[1:], strict=True)):
+            if hi > lo:
+                groups[b] = len(groups)
+                w.write_table(table.slice(lo, hi - lo), row_group_size=hi - lo)
+    return groups
+
+
+def bucket_sources(groups: list[dict[int, int]], bucket: int) -> list[tuple[int, int]]:
+    """``(part, row group)`` of every part's rows in ``bucket``."""
+    return [(i, g[bucket]) for i, g in enumerate(groups) if bucket in g]
+
+
+def read_bucket(paths: list[Path], sources: list[tuple[int, int]]):
+    """The reorder's second pass reads a bucket: its row groups from every part, as one
+    table sorted by uid, and the uids."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    table = pa.concat_tables(pq.ParquetFile(paths[i]).read_row_group(g) for i, g in sources)
+    uids = np.char.lower(np.array(table.column("uid").to_pylist(), dtype=UID_DTYPE))
+    order = uid_order(uids)
+    return table.take(order), uids[order]
 
 
 def tokenizer_name(path: Path) -> str:

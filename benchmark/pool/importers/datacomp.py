@@ -44,6 +44,7 @@ import numpy as np
 from benchmark.engine import Engine
 from benchmark.errors import PoolError
 from benchmark.io import sha256_file, write_json
+from benchmark.pool import writer
 from benchmark.pool.format import (
     ENCODED_IMAGES,
     ENCODED_OFFSETS,
@@ -56,14 +57,22 @@ from benchmark.pool.format import (
     images_name,
     item_content,
 )
+from benchmark.pool.importers import common
 from benchmark.pool.importers.common import (
     IMPORT_VERSION,
+    KEPT_META,
     KEPT_READ,
+    KEPT_SORT,
+    KEPT_WRITE,
+    bucket_bounds,
+    bucket_sources,
     copy_evals,
+    cut_into_buckets,
     find_shards,
     first_repeat,
     forget,
     install_tokenizer,
+    read_bucket,
     shard_record,
     skipped_shards,
     uid_order,
@@ -156,50 +165,150 @@ def _read_tar(source, rel, tmp, index, sizes, encoded, limit: int | None = None)
     for k, s in enumerate(sizes):
         stack = np.stack(images[k]) if images[k] else np.zeros((0, s, s, 3), np.uint8)
         np.save(Path(tmp) / f"img-{index:06d}-{s}.npy", stack)
+    name = shard_record(path, Path(source))["name"]
+    _write_part(Path(tmp) / f"parse-{index:06d}.parquet", name, out)
     return {
-        **out,
         "uid": np.array(out["uid"], dtype=UID_DTYPE),
         "enc_lengths": np.array(lengths, dtype=np.int64),
         "record": {**shard_record(path, Path(source)), "num_items": len(out["key"])},
     }
 
 
-def _read_metadata(files: list[Path]):
-    """The metadata as one table, its uids sorted, the row of each sorted uid, and records."""
+def _write_part(path: Path, name: str, out: dict[str, list]) -> None:
+    """One shard's samples as the docs shards' own columns (``text`` null where the sample
+    has no ``.txt``), and each sample's ``key``."""
     import pyarrow as pa
     import pyarrow.parquet as pq
 
-    tables, records, file_of = [], [], []
-    for i, f in enumerate(files):
+    table = pa.table(
+        {
+            "uid": pa.array(out["uid"], pa.string()),
+            "text": pa.array(out["caption"], pa.string()),
+            "source": pa.array([name] * len(out["key"]), pa.string()),
+            "locator": pa.array([f"{name}:{k}" for k in out["key"]], pa.string()),
+            "url": pa.array(out["url"], pa.string()),
+            "image_sha256": pa.array(out["sha"], pa.string()),
+            "width": pa.array(out["w"], pa.int32()),
+            "height": pa.array(out["h"], pa.int32()),
+            "key": pa.array(out["key"], pa.string()),
+        }
+    )
+    pq.write_table(table, path, compression="zstd")
+
+
+def _metadata_schema(files: list[Path]):
+    """The metadata files' unified schema and records, from their footers alone (a file
+    that is not parquet, or has no ``uid`` column, fails here, before any shard is read)."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    schemas, records = [], []
+    for f in files:
         try:
-            t = pq.read_table(f)
+            meta = pq.ParquetFile(f).metadata
         except (pa.ArrowException, OSError) as err:  # not parquet, truncated, or damaged
             first = (str(err).strip().splitlines() or [type(err).__name__])[0]
             raise PoolError(
                 f"{f}: not a readable parquet file ({first}); pass --metadata with DataComp's "
                 "metadata parquet files"
             ) from None
-        if "uid" not in t.column_names:
-            raise PoolError(f"{f}: no 'uid' column (columns: {', '.join(t.column_names)})")
-        tables.append(t)
-        file_of.append(np.full(len(t), i, dtype=np.int32))
-        records.append({"name": str(f), "sha256": sha256_file(f), "num_rows": len(t)})
-    table = pa.concat_tables(tables, promote_options="default")
+        schema = meta.schema.to_arrow_schema()
+        if "uid" not in schema.names:
+            raise PoolError(f"{f}: no 'uid' column (columns: {', '.join(schema.names)})")
+        schemas.append(schema.remove_metadata())
+        records.append({"name": str(f), "sha256": sha256_file(f), "num_rows": meta.num_rows})
+    try:
+        schema = pa.unify_schemas(schemas, promote_options="default")
+    except pa.ArrowException as err:
+        raise PoolError(f"metadata: the files' columns do not agree ({err})") from None
+    return schema, records
+
+
+def metadata_part(task: tuple[str, int, str, Any, np.ndarray]) -> dict[int, int]:
+    """The reorder's first pass, on one metadata file: its rows in the unified schema
+    (plus the file's number), uids checked and lower-cased, cut into the buckets of
+    ``meta-NNNNNN.parquet`` (run in a worker process)."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    tmp, index, path, schema, bounds = task
+    table = pq.read_table(path)
+    columns = [
+        table.column(f.name).cast(f.type)
+        if f.name in table.column_names
+        else pa.nulls(len(table), f.type)
+        for f in schema
+    ]
+    table = pa.table(columns, schema=schema)
     raw = table.column("uid").to_pylist()
-    for i, u in enumerate(raw):
+    for row, u in enumerate(raw):
         if not isinstance(u, str) or not _HEX32.match(u):
-            row_file = files[np.concatenate(file_of)[i]]
-            raise PoolError(f"{row_file}: uid {u!r} (row {i}) is not 32 hex characters")
+            raise PoolError(f"{path}: uid {u!r} (row {row}) is not 32 hex characters")
     uids = np.char.lower(np.array(raw, dtype=UID_DTYPE))
-    order = uid_order(uids)
-    rep = first_repeat(uids[order])
+    i = table.schema.get_field_index("uid")
+    table = table.set_column(i, pa.field("uid", pa.string()), pa.array(uids.astype(str)))
+    table = table.append_column("__file", pa.array(np.full(len(table), index, np.int32)))
+    return cut_into_buckets(table, uids, bounds, Path(tmp) / f"meta-{index:06d}.parquet")
+
+
+def bucket_part(task: tuple[str, int, np.ndarray]) -> dict[int, int]:
+    """The reorder's first pass, on one read shard: :func:`cut_into_buckets` into
+    ``bucket-NNNNNN.parquet`` (run in a worker process)."""
+    import pyarrow.parquet as pq
+
+    tmp, index, bounds = task
+    table = pq.read_table(Path(tmp) / f"parse-{index:06d}.parquet")
+    uids = np.array(table.column("uid").to_pylist(), dtype=UID_DTYPE)
+    return cut_into_buckets(table, uids, bounds, Path(tmp) / f"bucket-{index:06d}.parquet")
+
+
+def write_bucket(task: tuple) -> dict[str, Any]:
+    """The reorder's second pass, on one bucket: its samples and its metadata rows from
+    every part, joined on uid, written as the docs shards from ``first`` on; the items'
+    content digests (uid order) and the samples not in the metadata (run in a worker
+    process)."""
+    import pyarrow as pa
+
+    tmp, sources, meta_sources, num_parts, meta_files, first, rows = task
+    tmp = Path(tmp)
+    own, uids = read_bucket([tmp / f"bucket-{i:06d}.parquet" for i in range(num_parts)], sources)
+    paths = [tmp / f"meta-{i:06d}.parquet" for i in range(len(meta_files))]
+    meta, meta_uids = read_bucket(paths, meta_sources)
+    rep = first_repeat(meta_uids)
     if rep is not None:
-        which = np.concatenate(file_of)[order[rep : rep + 2]]
+        which = meta.column("__file").to_pylist()[rep : rep + 2]
         raise PoolError(
-            f"metadata: uid {uids[order[rep]].decode()} appears twice "
-            f"({files[which[0]]}, {files[which[1]]}); pass --metadata to choose the files"
+            f"metadata: uid {meta_uids[rep].decode()} appears twice "
+            f"({meta_files[which[0]]}, {meta_files[which[1]]}); pass --metadata to choose the files"
         )
-    return table, uids[order], order, records
+    pos = np.minimum(np.searchsorted(meta_uids, uids), max(len(meta_uids) - 1, 0))
+    absent = np.flatnonzero(meta_uids[pos] != uids) if len(meta_uids) else np.arange(len(uids))
+    if len(absent):
+        return {"absent": len(absent), "first_absent": uids[absent[0]], "names": []}
+    meta = meta.take(pos)
+    keys = own.column("key").to_pylist()
+    texts = own.column("text").to_pylist()
+    column = next((c for c in ("text", "caption") if c in meta.column_names), None)
+    values = meta.column(column).to_pylist() if column else None
+    for k, text in enumerate(texts):
+        if text is None:
+            where = f"{own.column('source')[k].as_py()}: sample {keys[k]}"
+            if values is None:
+                raise PoolError(f"{where}: no caption (.txt, or a 'text' metadata column)")
+            if values[k] is None:
+                raise PoolError(f"{where}: no caption (.txt, or metadata {column!r})")
+            texts[k] = str(values[k])
+    own = own.drop_columns(["key"]).set_column(1, "text", pa.array(texts, pa.string()))
+    for name in meta.column_names:
+        if name not in _OWN_COLUMNS and name != "__file":
+            own = own.append_column(name, meta.column(name))
+    shas = own.column("image_sha256").to_pylist()
+    digests = b"".join(content_digest(item_content(t, h)) for t, h in zip(texts, shas, strict=True))
+    return {
+        "absent": 0,
+        "digests": np.frombuffer(digests, dtype=np.uint8).reshape(-1, 32),
+        "names": write_docs(tmp, own, first=first, rows=rows),
+    }
 
 
 def _metadata_files(source: Path, metadata: Path | None) -> list[Path]:
@@ -213,41 +322,10 @@ def _metadata_files(source: Path, metadata: Path | None) -> list[Path]:
     raise PoolError(f"--metadata {metadata} does not exist")
 
 
-def _write_docs(
-    tmp: Path, parsed: list[dict], texts: list[str], order: np.ndarray, meta, meta_rows
-) -> list[str]:
-    """The docs shards in uid order: the samples' own columns and their metadata."""
-    import pyarrow as pa
-
-    def cat(key: str) -> list:
-        return [x for p in parsed for x in p[key]]
-
-    locators = [f"{p['record']['name']}:{k}" for p in parsed for k in p["key"]]
-    sources = [p["record"]["name"] for p in parsed for _ in p["key"]]
-    own = pa.table(
-        {
-            "uid": np.concatenate([p["uid"] for p in parsed]).astype(str),
-            "text": texts,
-            "source": sources,
-            "locator": locators,
-            "url": cat("url"),
-            "image_sha256": cat("sha"),
-            "width": pa.array(cat("w"), pa.int32()),
-            "height": pa.array(cat("h"), pa.int32()),
-        }
-    ).take(order)
-    extra = meta.take(meta_rows)
-    for name in extra.column_names:
-        if name not in _OWN_COLUMNS:
-            own = own.append_column(name, extra.column(name))
-    return write_docs(tmp, own)
-
-
 def _write_images(tmp: Path, parsed: list[dict], order: np.ndarray, sizes) -> None:
     """The image caches in uid order from the per-shard parts."""
     dest = np.empty(len(order), dtype=np.int64)
     dest[order] = np.arange(len(order))  # original item -> row in uid order
-    forget(tmp / KEPT_READ)  # the parts go: a resumed import reads the shards again
     for s in sizes:
         out = np.lib.format.open_memmap(tmp / images_name(s), "w+", np.uint8, (len(order), s, s, 3))
         start = 0
@@ -270,7 +348,6 @@ def _write_encoded(tmp: Path, parsed: list[dict], order: np.ndarray) -> int:
     starts = np.concatenate([np.cumsum(p["enc_lengths"]) - p["enc_lengths"] for p in parsed])
     offsets = np.concatenate([[0], np.cumsum(lengths[order])]).astype(np.int64)
     np.save(tmp / ENCODED_OFFSETS, offsets)
-    forget(tmp / KEPT_READ)
     paths = [tmp / f"enc-{i:06d}.bin" for i in range(len(parsed))]
     parts = [np.memmap(p, np.uint8, "r") if p.stat().st_size else None for p in paths]
     out = np.lib.format.open_memmap(tmp / ENCODED_IMAGES, "w+", np.uint8, (int(offsets[-1]),))
@@ -301,7 +378,8 @@ def import_datacomp(
     if (not sizes and not encoded) or (sizes and min(sizes) < 8):
         raise PoolError(f"--image-sizes {sizes}: give sizes of at least 8 px (or --encoded)")
     tars = find_shards(source, (".tar",), "webdataset shards")
-    meta, meta_uids, meta_order, meta_records = _read_metadata(_metadata_files(source, metadata))
+    meta_files = _metadata_files(source, metadata)
+    meta_schema, meta_records = _metadata_schema(meta_files)
     tasks = [
         (str(source), t.relative_to(source).as_posix(), str(tmp), i, sizes, encoded, skip_bad)
         for i, t in enumerate(tars)
@@ -320,39 +398,40 @@ def import_datacomp(
             log.warning("skipped %s", p["record"]["skipped"])
     if len(uids) == 0:
         raise PoolError(f"the shards under {source} hold no samples")
-    locators = [f"{p['record']['name']}: sample {k}" for p in parsed for k in p["key"]]
     order = uid_order(uids)
     sorted_uids = uids[order]
     rep = first_repeat(sorted_uids)
     if rep is not None:
         a, b = sorted(order[rep : rep + 2].tolist())
         raise PoolError(
-            f"repeated uid {sorted_uids[rep].decode()} at {locators[a]} and {locators[b]}"
+            f"repeated uid {sorted_uids[rep].decode()} at {_where(tmp, parsed, a)} and "
+            f"{_where(tmp, parsed, b)}"
         )
-    pos = np.minimum(np.searchsorted(meta_uids, sorted_uids), len(meta_uids) - 1)
-    absent = np.flatnonzero(meta_uids[pos] != sorted_uids)
-    if len(absent):
-        k = int(order[absent].min())
+    num_meta = sum(r["num_rows"] for r in meta_records)
+    shards, digests, absent = _write_docs(tmp, engine, parsed, meta_files, meta_schema, sorted_uids)
+    if absent is not None:
+        count, uid = absent
+        k = int(order[np.searchsorted(sorted_uids, uid)])
         raise PoolError(
-            f"{locators[k]}: uid {uids[k].decode()} is not in the metadata "
-            f"({len(absent)} samples are not; {len(meta_uids)} metadata rows)"
+            f"{_where(tmp, parsed, k)}: uid {uid.decode()} is not in the metadata "
+            f"({count} samples are not; {num_meta} metadata rows)"
         )
-    meta_rows = meta_order[pos]  # metadata row of each item, uid order
-    texts = _captions(parsed, meta, meta_rows, order, locators)
-    shards = _write_docs(tmp, parsed, texts, order, meta, meta_rows)
     _write_images(tmp, parsed, order, sizes)
     encoded_bytes = _write_encoded(tmp, parsed, order) if encoded else None
+    _drop_parts(tmp, len(parsed), len(meta_files))
     write_uid_index(tmp, sorted_uids)
-    shas = [x for p in parsed for x in p["sha"]]
-    digests = np.frombuffer(
-        b"".join(content_digest(item_content(texts[k], shas[k])) for k in order),
-        dtype=np.uint8,
-    ).reshape(-1, 32)
 
     def train(out: Path) -> dict[str, Any]:
+        import pyarrow.parquet as pq
+
         from benchmark.pool.tokenizer import train_caption_tokenizer
 
-        train_caption_tokenizer([texts[k] for k in order], VOCAB_SIZE, out)
+        texts = (
+            t
+            for name in shards
+            for t in pq.read_table(tmp / name, columns=["text"]).column("text").to_pylist()
+        )
+        train_caption_tokenizer(texts, VOCAB_SIZE, out, length=len(sorted_uids))
         return {
             "type": "byte-level BPE",
             "vocab_size": VOCAB_SIZE,
@@ -376,8 +455,8 @@ def import_datacomp(
             "format": "datacomp",
             "source": str(source),
             "metadata": meta_records,
-            "num_metadata_rows": len(meta_uids),
-            "num_not_downloaded": len(meta_uids) - len(sorted_uids),
+            "num_metadata_rows": num_meta,
+            "num_not_downloaded": num_meta - len(sorted_uids),
             "uid_rule": "the sample's .json 'uid', else its key; 32 hex, in the metadata",
             "skipped_shards": skipped_shards(parsed),
         },
@@ -399,19 +478,62 @@ def import_datacomp(
     return manifest
 
 
-def _captions(parsed, meta, meta_rows, order, locators) -> list[str]:
-    """Each item's caption (original order): its ``.txt``, else the metadata's text."""
-    captions = [c for p in parsed for c in p["caption"]]
-    column = next((c for c in ("text", "caption") if c in meta.column_names), None)
-    missing = [k for k, c in enumerate(captions) if c is None]
-    if missing and column is None:
-        raise PoolError(f"{locators[missing[0]]}: no caption (.txt, or a 'text' metadata column)")
-    if missing:
-        row_of = np.empty(len(order), dtype=np.int64)
-        row_of[order] = meta_rows  # original item -> metadata row
-        values = meta.column(column).take(row_of[missing]).to_pylist()
-        for k, v in zip(missing, values, strict=True):
-            if v is None:
-                raise PoolError(f"{locators[k]}: no caption (.txt, or metadata {column!r})")
-            captions[k] = str(v)
-    return captions
+def _where(tmp: Path, parsed: list[dict], k: int) -> str:
+    """``SHARD: sample KEY`` of the ``k``-th sample read (shards in order), from its part."""
+    import pyarrow.parquet as pq
+
+    counts = np.cumsum([len(p["uid"]) for p in parsed])
+    part = int(np.searchsorted(counts, k, side="right"))
+    row = k - (int(counts[part - 1]) if part else 0)
+    key = (
+        pq.read_table(tmp / f"parse-{part:06d}.parquet", columns=["key"]).column("key")[row].as_py()
+    )
+    return f"{parsed[part]['record']['name']}: sample {key}"
+
+
+def _write_docs(tmp, engine, parsed, meta_files, meta_schema, sorted_uids):
+    """The docs shards in uid order, streaming as the DCLM importer's reorder does, each
+    sample joined with its metadata row: the shards' names and the items' content digests
+    (uid order), and ``(count, first uid)`` of the samples not in the metadata (or None).
+    No process
+    holds more than a shard, a metadata file or a bucket."""
+    rows = writer.SHARD_ROWS  # read here, where a test may have changed it
+    bounds = bucket_bounds(sorted_uids, rows)
+    tasks = [(str(tmp), i, bounds) for i in range(len(parsed))]
+    groups = engine.map(bucket_part, tasks, "sort shards", keep=tmp / KEPT_SORT)
+    tasks = [(str(tmp), i, str(f), meta_schema, bounds) for i, f in enumerate(meta_files)]
+    weights = [f.stat().st_size for f in meta_files]
+    meta_groups = engine.map(
+        metadata_part, tasks, "sort metadata", weights, unit="B", keep=tmp / KEPT_META
+    )
+    files = [str(f) for f in meta_files]
+    tasks = [
+        (
+            str(tmp),
+            bucket_sources(groups, b),
+            bucket_sources(meta_groups, b),
+            len(parsed),
+            files,
+            b * common.BUCKET_SHARDS,
+            rows,
+        )
+        for b in range(len(bounds) + 1)
+    ]
+    per = common.BUCKET_SHARDS * rows
+    sizes = [min(per, len(sorted_uids) - b * per) for b in range(len(tasks))]
+    out = engine.map(write_bucket, tasks, "write docs", sizes, unit="pair", keep=tmp / KEPT_WRITE)
+    for kept in (KEPT_READ, KEPT_SORT, KEPT_META, KEPT_WRITE):  # before the parts go: a
+        forget(tmp / kept)  # resumed import then reads the shards again
+    absent = [r for r in out if r["absent"]]
+    if absent:
+        return [], None, (sum(r["absent"] for r in absent), absent[0]["first_absent"])
+    names = [n for r in out for n in r["names"]]
+    return names, np.concatenate([r["digests"] for r in out]), None
+
+
+def _drop_parts(tmp: Path, num_parts: int, num_meta: int) -> None:
+    for i in range(num_parts):
+        for prefix in ("parse", "bucket"):
+            (tmp / f"{prefix}-{i:06d}.parquet").unlink()
+    for i in range(num_meta):
+        (tmp / f"meta-{i:06d}.parquet").unlink()

@@ -54,17 +54,22 @@ from benchmark.pool.format import (
     item_content,
     uid_of_id,
 )
+from benchmark.pool.importers import common
 from benchmark.pool.importers.common import (
     IMPORT_VERSION,
     KEPT_READ,
     KEPT_SORT,
     KEPT_TOK,
     KEPT_WRITE,
+    bucket_bounds,
+    bucket_sources,
     copy_evals,
+    cut_into_buckets,
     find_shards,
     first_repeat,
     forget,
     install_tokenizer,
+    read_bucket,
     shard_record,
     skipped_shards,
     uid_order,
@@ -240,57 +245,39 @@ def _eval_texts(evals_dir: Path) -> list[str]:
     return texts
 
 
-BUCKET_SHARDS = 20  # docs shards per bucket of the reorder: a write task holds 1M documents
-
-
 def bucket_part(task: tuple[str, int, np.ndarray]) -> dict[int, int]:
-    """The reorder's first pass, on one parsed shard: its rows sorted by uid and cut at the
-    buckets' first uids into the row groups of ``bucket-NNNNNN.parquet``; which row group
-    holds which bucket (run in a worker process)."""
+    """The reorder's first pass, on one parsed shard: :func:`cut_into_buckets` into
+    ``bucket-NNNNNN.parquet`` (run in a worker process)."""
     import pyarrow.parquet as pq
 
     tmp, index, bounds = task
     table = pq.read_table(Path(tmp) / f"parse-{index:06d}.parquet")
     uids = np.array(table.column("uid").to_pylist(), dtype=UID_DTYPE)
-    order = uid_order(uids) if len(uids) else np.zeros(0, dtype=np.int64)
-    table, uids = table.take(order), uids[order]
-    edges = [0, *np.searchsorted(uids, bounds).tolist(), len(uids)]
-    groups: dict[int, int] = {}
-    with pq.ParquetWriter(Path(tmp) / f"bucket-{index:06d}.parquet", table.schema) as w:
-        for b, (lo, hi) in enumerate(zip(edges[:-1], edges[1:], strict=True)):
-            if hi > lo:
-                groups[b] = len(groups)
-                w.write_table(table.slice(lo, hi - lo), row_group_size=hi - lo)
-    return groups
+    return cut_into_buckets(table, uids, bounds, Path(tmp) / f"bucket-{index:06d}.parquet")
 
 
-def write_bucket(task: tuple[str, list[tuple[int, int]], int, int]) -> list[str]:
+def write_bucket(task: tuple[str, list[tuple[int, int]], int, int, int]) -> list[str]:
     """The reorder's second pass, on one bucket: its row groups from every shard, sorted by
     uid, written as the docs shards from ``first`` on (run in a worker process)."""
-    import pyarrow as pa
-    import pyarrow.parquet as pq
-
-    tmp, sources, first, rows = task
-    table = pa.concat_tables(
-        pq.ParquetFile(Path(tmp) / f"bucket-{i:06d}.parquet").read_row_group(g) for i, g in sources
-    )
-    uids = np.array(table.column("uid").to_pylist(), dtype=UID_DTYPE)
-    return write_docs(Path(tmp), table, uid_order(uids), first=first, rows=rows)
+    tmp, sources, num_parts, first, rows = task
+    paths = [Path(tmp) / f"bucket-{i:06d}.parquet" for i in range(num_parts)]
+    table, _ = read_bucket(paths, sources)
+    return write_docs(Path(tmp), table, first=first, rows=rows)
 
 
 def _write_docs(tmp: Path, engine: Engine, num_parts: int, sorted_uids: np.ndarray) -> list[str]:
     """The parsed shards as the docs shards in uid order, streaming: each shard is sorted
-    and cut into buckets of :data:`BUCKET_SHARDS` docs shards' uid ranges, then each bucket
-    is gathered, sorted and written; no process holds more than a shard or a bucket."""
+    and cut into buckets (:func:`~benchmark.pool.importers.common.bucket_bounds`), then each
+    bucket is gathered, sorted and written; no process holds more than a shard or a bucket."""
     rows = writer.SHARD_ROWS  # read here, where a test may have changed it
-    per = BUCKET_SHARDS * rows
-    bounds = sorted_uids[per::per]  # each later bucket's first uid
+    bounds = bucket_bounds(sorted_uids, rows)
     tasks = [(str(tmp), i, bounds) for i in range(num_parts)]
     groups = engine.map(bucket_part, tasks, "sort shards", keep=tmp / KEPT_SORT)
     tasks = [
-        (str(tmp), [(i, g[b]) for i, g in enumerate(groups) if b in g], b * BUCKET_SHARDS, rows)
+        (str(tmp), bucket_sources(groups, b), num_parts, b * common.BUCKET_SHARDS, rows)
         for b in range(len(bounds) + 1)
     ]
+    per = common.BUCKET_SHARDS * rows
     sizes = [min(per, len(sorted_uids) - b * per) for b in range(len(tasks))]
     names = engine.map(write_bucket, tasks, "write docs", sizes, unit="doc", keep=tmp / KEPT_WRITE)
     for kept in (KEPT_READ, KEPT_SORT, KEPT_WRITE):  # before the parts go: a resumed import

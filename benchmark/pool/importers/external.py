@@ -57,9 +57,13 @@ Choices, and why:
   a repeated uid) is one line naming the file and the line or sample, and leaves nothing
   behind.
 
-The importer holds one copy of the pool's text (text pools) or metadata (image pools) in
-memory while it sorts them by uid; a pool larger than memory is imported in parts, as
-separate pools.
+**Bounded memory.** No process holds the pool's text, captions or metadata: each source
+shard (and each metadata file) is parsed into a part on disk, sorted and cut into
+uid-range buckets of :data:`~benchmark.pool.importers.common.BUCKET_SHARDS` docs shards,
+and each bucket is gathered, joined with its metadata rows and written alone
+(:func:`~benchmark.pool.importers.common.cut_into_buckets`). The driver keeps fixed-width
+arrays per item (its uid and content digest, 64 bytes, which the uid index and fingerprint
+are made of); a worker holds one shard, one metadata file or one bucket (1M items).
 
 The pool directory is in the format of :mod:`benchmark.pool.format` (a text pool with its
 token cache, an image-text pool with its image caches or encoded images; the source tars
