@@ -25,11 +25,12 @@ import torch
 
 from benchmark.errors import BenchError
 from benchmark.fetch.packages import fetch_apt
+from benchmark.io import sha256_file
 from benchmark.paths import download_cache
 from benchmark.pool.format import image_sizes
 from benchmark.pool.store import Pool
 from benchmark.select.registry import register
-from benchmark.select.scan import scan
+from benchmark.select.scan import scan, shared_dir
 from benchmark.select.text import (
     detect_language,
     first_of_each,
@@ -131,12 +132,24 @@ def select_text_filter(pool: Pool) -> np.ndarray:
     wordnet = fetch_apt(*WORDNET, download_cache())
     concepts = concept_nouns(wordnet.root / "usr/share/wordnet")
     log.info("text-filter: %d concept names from WordNet", len(concepts))
-    named = scan(pool, _names_concepts, ["text"], "text-filter", concepts)
+    with shared_dir() as folder:  # the names go to the tasks as a file, read once a process
+        path = folder / "concepts.txt"
+        path.write_text("\n".join(sorted(concepts)) + "\n", encoding="utf-8")
+        digest = sha256_file(path)
+        named = scan(pool, _names_concepts, ["text"], "text-filter", str(path), digest)
     return np.flatnonzero(named).astype(np.int64)
 
 
-def _names_concepts(cols: dict, start: int, concepts: set[str]) -> np.ndarray:
-    return np.array([names_a_concept(c, concepts) for c in cols["text"]], dtype=bool)
+_CONCEPTS: dict[str, set[str]] = {}  # per process: the concept names of the file read last
+
+
+def _names_concepts(cols: dict, start: int, path: str, digest: str) -> np.ndarray:
+    """Whether each caption names a concept of the file at ``path`` (whose sha256 is
+    ``digest``: part of the task, so that kept verdicts belong to these names)."""
+    if digest not in _CONCEPTS:
+        _CONCEPTS.clear()
+        _CONCEPTS[digest] = set(Path(path).read_text(encoding="utf-8").split("\n")) - {""}
+    return np.array([names_a_concept(c, _CONCEPTS[digest]) for c in cols["text"]], dtype=bool)
 
 
 # --- CLIP score -----------------------------------------------------------------------
