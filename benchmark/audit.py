@@ -91,21 +91,25 @@ def lm_eval_items(suite: Suite, data_dir: Path) -> dict[str, list[list[str]]]:
     return out
 
 
-def _doc_hits(cols: dict, start: int, rows: np.ndarray, wanted: np.ndarray) -> np.ndarray:
-    """(pool row, n-gram hash) of every wanted n-gram in this shard's subset documents."""
+def _doc_hits(cols: dict, start: int, rows_ref, wanted_ref) -> np.ndarray:
+    """(pool row, n-gram hash) of every wanted n-gram in this shard's subset documents
+    (``rows_ref`` and ``wanted_ref``: the subset's sorted rows and the eval n-grams, as
+    :func:`~benchmark.select.scan.share` saved them)."""
+    from benchmark.select.scan import rows_in, shared
+
     texts = cols["text"]
-    mine = rows[(rows >= start) & (rows < start + len(texts))]
+    wanted = shared(*wanted_ref)
     found = []
-    for row in np.unique(mine):
+    for row in rows_in(shared(*rows_ref), start, len(texts)).tolist():
         grams = gram_hashes(texts[row - start])
         pos = np.minimum(np.searchsorted(wanted, grams), max(len(wanted) - 1, 0))
         hit = np.unique(grams[wanted[pos] == grams]) if len(wanted) else grams[:0]
-        found += [(int(row), int(g)) for g in hit]
+        found += [(row, int(g)) for g in hit]
     return np.array(found, dtype=[("row", "i8"), ("gram", "u8")])
 
 
 def lm_contamination(pool: Pool, subset: Subset, suite: Suite, data_dir: Path) -> dict:
-    from benchmark.select.scan import scan
+    from benchmark.select.scan import scan, share, shared_dir
 
     items = lm_eval_items(suite, data_dir)
     owners: dict[int, list[tuple[str, int]]] = {}  # n-gram -> the (task, item) holding it
@@ -114,8 +118,10 @@ def lm_contamination(pool: Pool, subset: Subset, suite: Suite, data_dir: Path) -
             for g in set().union(*(set(gram_hashes(t).tolist()) for t in texts)):
                 owners.setdefault(g, []).append((task, i))
     wanted = np.array(sorted(owners), dtype=np.uint64)
-    rows = np.sort(np.unique(subset.rows))
-    hits = scan(pool, _doc_hits, ["text"], "audit: contamination", rows, wanted)
+    with shared_dir() as folder:  # the subset's rows go to the tasks as a file
+        rows = share(folder, "audit-rows", np.unique(subset.rows))
+        grams = share(folder, "audit-grams", wanted)
+        hits = scan(pool, _doc_hits, ["text"], "audit: contamination", rows, grams)
     found: dict[str, dict[int, set[int]]] = {t: {} for t in items}  # task -> item -> rows
     for row, gram in zip(hits["row"].tolist(), hits["gram"].tolist(), strict=True):
         for task, i in owners[gram]:
@@ -143,47 +149,78 @@ def _per_task(pool: Pool, suite: Suite, sizes: dict[str, int], found: dict) -> d
     return out
 
 
+_POOLS: dict[str, Pool] = {}  # per process: the pool a scan's task reads images of
+
+
+def _image_hits(cols: dict, start: int, root: str, rows_ref, evals: list) -> np.ndarray:
+    """(eval set, eval item, pool row) of every eval image that this shard's subset images
+    match: the same pixels at the eval images' size (where the pool caches it), or a
+    difference hash within :data:`NEAR_HAMMING` bits (the pool's ``dhash`` column, else
+    computed from its smallest image cache)."""
+    from benchmark.pool.format import image_sizes
+    from benchmark.pool.image.render import dhash
+    from benchmark.select.scan import rows_in, shared
+    from benchmark.train.images import image_cache
+
+    if root not in _POOLS:
+        _POOLS.clear()
+        _POOLS[root] = Pool(Path(root))
+    pool = _POOLS[root]
+    rows = rows_in(shared(*rows_ref), start, len(cols["uid"]))
+    have = image_sizes(pool.root)
+    if "dhash" in cols:
+        mine = np.array([int(cols["dhash"][r - start], 16) for r in rows], np.uint64)
+    else:
+        cache = image_cache(pool, min(have))
+        mine = np.array([dhash(np.asarray(cache[r])) for r in rows], dtype=np.uint64)
+    found = []
+    for e, (size, hashes, shas) in enumerate(evals):
+        if size in have:
+            cache = image_cache(pool, size)
+            for r in rows.tolist():
+                for i in shas.get(hashlib.sha256(np.asarray(cache[r]).tobytes()).hexdigest(), ()):
+                    found.append((e, i, r))
+        for lo in range(0, len(hashes), 64):
+            near = np.bitwise_count(np.bitwise_xor(hashes[lo : lo + 64, None], mine[None, :]))
+            for i, j in zip(*np.nonzero(near <= NEAR_HAMMING), strict=True):
+                found.append((e, lo + int(i), int(rows[j])))
+    return np.array(found, dtype=[("eval", "i4"), ("item", "i8"), ("row", "i8")])
+
+
 def clip_contamination(pool: Pool, subset: Subset, suite: Suite, data_dir: Path) -> dict:
     import pyarrow.parquet as pq
 
     from benchmark.pool.format import EVAL_IMAGES, image_sizes
     from benchmark.pool.image.render import dhash
-    from benchmark.train.images import image_cache
+    from benchmark.select.scan import scan, share, shared_dir
 
-    rows = np.sort(np.unique(subset.rows))
-    have = image_sizes(pool.root)
+    columns = ["uid"]
     if "dhash" in pq.read_schema(pool.shard_paths()[0]).names:  # the embedded pool's column
-        column = pool.read_table(["dhash"]).column("dhash").to_pylist()
-        pool_dhash = np.array([int(h, 16) for h in column], np.uint64)[rows]
-    elif have:  # an imported pool: from its smallest image cache (dhash reads 32 px)
-        cache = image_cache(pool, min(have))
-        pool_dhash = np.array([dhash(np.asarray(cache[r])) for r in rows], dtype=np.uint64)
-    else:
+        columns.append("dhash")
+    elif not image_sizes(pool.root):
         why = {"checked": False, "why": "the pool has no image cache to hash"}
         return {t.name: why for t in suite.tasks}
-    sizes, found = {}, {}
+    names, evals = [], []
     for task in suite.tasks:
         path = data_dir / task.name / EVAL_IMAGES
-        if not path.is_file():
-            continue
-        images = np.load(path, mmap_mode="r")
-        size = images.shape[1]
-        hashes = np.array([dhash(np.asarray(im)) for im in images], dtype=np.uint64)
-        by_row: dict[int, set[int]] = {}
-        if size in have:
-            cache = image_cache(pool, size)
-            mine = {hashlib.sha256(np.asarray(cache[r]).tobytes()).hexdigest(): r for r in rows}
+        if path.is_file():
+            images = np.load(path, mmap_mode="r")
+            hashes = np.array([dhash(np.asarray(im)) for im in images], dtype=np.uint64)
+            shas: dict[str, list[int]] = {}
             for i, im in enumerate(images):
-                r = mine.get(hashlib.sha256(np.asarray(im).tobytes()).hexdigest())
-                if r is not None:
-                    by_row.setdefault(i, set()).add(int(r))
-        for start in range(0, len(hashes), 64):
-            xor = np.bitwise_xor(hashes[start : start + 64, None], pool_dhash[None, :])
-            near = np.bitwise_count(xor) <= NEAR_HAMMING
-            for i, j in zip(*np.nonzero(near), strict=True):
-                by_row.setdefault(start + int(i), set()).add(int(rows[j]))
-        sizes[task.name], found[task.name] = len(images), by_row
-    return _per_task(pool, suite, sizes, found)
+                shas.setdefault(hashlib.sha256(np.asarray(im).tobytes()).hexdigest(), []).append(i)
+            names.append(task.name)
+            evals.append((images.shape[1], hashes, shas))
+    with shared_dir() as folder:  # the subset's rows go to the tasks as a file
+        rows = share(folder, "audit-rows", np.unique(subset.rows))
+        args = (str(pool.root), rows, evals)
+        hits = scan(pool, _image_hits, columns, "audit: contamination", *args)
+    found: dict[str, dict[int, set[int]]] = {n: {} for n in names}
+    for e, i, r in zip(
+        hits["eval"].tolist(), hits["item"].tolist(), hits["row"].tolist(), strict=True
+    ):
+        found[names[e]].setdefault(i, set()).add(r)
+    return _per_task(pool, suite, {n: len(evals[k][1]) for k, n in enumerate(names)}, found)
 
 
 def repetition(pool: Pool, subset: Subset, recipe: Recipe) -> dict[str, Any]:

@@ -22,16 +22,20 @@ PLANTED = 40  # eval items planted in each test pool
 
 @pytest.fixture(scope="module")
 def planted_text(tiny_pool, tmp_path_factory):
+    return make_planted_text(tiny_pool, tmp_path_factory.mktemp("planted-text"), "planted-text")
+
+
+def make_planted_text(tiny_pool, root, name):
     """A DCLM-format pool of prose plus 40 documents that quote the cloze task's items, with
-    the reduced text pool's eval data."""
+    the reduced text pool's eval data; the pool and the planted items."""
     items = [json.loads(x) for x in (tiny_pool.evals_dir / "cloze.jsonl").read_text().splitlines()]
     rng = np.random.default_rng(0)
     chosen = sorted(rng.choice(len(items), size=PLANTED, replace=False).tolist())
     filler = "the river ran past the mill and the town slept under the snow"
     texts = [f"{filler} {k} and on" for k in range(200)]
     texts += [f"Found on a forum: {items[i]['context']} -- and so on." for i in chosen]
-    src = make_dclm(tmp_path_factory.mktemp("planted-text"), texts)
-    pool = import_external("planted-text", "dclm", src, evals_from=tiny_pool.name)
+    src = make_dclm(root, texts)
+    pool = import_external(name, "dclm", src, evals_from=tiny_pool.name)
     return pool, chosen
 
 
@@ -75,11 +79,22 @@ def test_repetition_is_the_trainers_epoch_count(tiny_pool, tiny_run, subset_file
 
 
 def test_planted_eval_images_are_found_by_pixels_or_hash(tiny_image_pool, tmp_path_factory):
+    pool = make_planted_image(tiny_image_pool, tmp_path_factory.mktemp("planted-image"), "planted")
+    recipe = load_recipe("clip", "xs")
+    suite = load_suite("clip", recipe.eval.suite)
+    report = audit(pool, whole_pool(pool), recipe, suite, pool.evals_dir)
+    cifar = report["contamination"]["cifar10"]
+    assert cifar["checked"] and cifar["found"] >= PLANTED
+    assert report["repetition"]["budget_unit"] == "samples"
+
+
+def make_planted_image(tiny_image_pool, root, name):
+    """A DataComp-format pool whose extra shard holds 40 CIFAR-10 eval images as they are."""
     import webdataset as wds
     from PIL import Image
 
     images = np.load(tiny_image_pool.evals_dir / "cifar10" / "images.npy")[:PLANTED]
-    src = make_datacomp(tmp_path_factory.mktemp("planted-image"))
+    src = make_datacomp(root)
     with wds.TarWriter(str(src / "shards" / "00000099.tar")) as sink:
         for i, im in enumerate(images):
             buf = io.BytesIO()
@@ -94,15 +109,9 @@ def test_planted_eval_images_are_found_by_pixels_or_hash(tiny_image_pool, tmp_pa
     extra = pa.table({"uid": [f"{i:032x}" for i in range(PLANTED)], "text": ["x"] * PLANTED,
                       "clip_l14_similarity_score": [0.5] * PLANTED})  # fmt: skip
     pq.write_table(pa.concat_tables([meta, extra]), src / "metadata.parquet")
-    pool = import_external(
-        "planted-image", "datacomp", src, image_sizes=(32,), evals_from=tiny_image_pool.name
+    return import_external(
+        name, "datacomp", src, image_sizes=(32,), evals_from=tiny_image_pool.name
     )
-    recipe = load_recipe("clip", "xs")
-    suite = load_suite("clip", recipe.eval.suite)
-    report = audit(pool, whole_pool(pool), recipe, suite, pool.evals_dir)
-    cifar = report["contamination"]["cifar10"]
-    assert cifar["checked"] and cifar["found"] >= PLANTED
-    assert report["repetition"]["budget_unit"] == "samples"
 
 
 def test_cli_prints_the_audit_and_its_json(planted_text, tmp_path, capsys):

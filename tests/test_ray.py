@@ -142,6 +142,36 @@ def test_clip_score_on_ray_writes_the_same_subset(tiny_image_pool, ray_engine, t
     _same_subset("clip-score", options, tiny_image_pool, ray_engine, tmp_path)
 
 
+@pytest.mark.parametrize("track", ["lm", "clip"])
+def test_an_audit_on_ray_finds_what_the_local_one_finds(
+    track, tiny_pool, tiny_image_pool, ray_engine, small_shards, tmp_path
+):
+    """Planted eval items, spread over many docs shards: the Ray engine's report is the
+    local one's, and it finds every planted item."""
+    from benchmark.audit import audit
+    from benchmark.config import load_recipe
+    from benchmark.evaluate.suite import load_suite
+    from benchmark.select.scan import using
+    from benchmark.subset import whole_pool
+    from tests.test_audit import PLANTED, make_planted_image, make_planted_text
+
+    if track == "lm":
+        pool, _ = make_planted_text(tiny_pool, tmp_path / "src", "ray-planted-text")
+        task = "databench_cloze"
+    else:
+        pool = make_planted_image(tiny_image_pool, tmp_path / "src", "ray-planted-image")
+        task = "cifar10"
+    assert len(pool.shard_paths()) > 1
+    recipe = load_recipe(track, "xs")
+    suite = load_suite(track, recipe.eval.suite)
+    reports = []
+    for engine in (None, ray_engine):
+        with using(engine):
+            reports.append(audit(pool, whole_pool(pool), recipe, suite, pool.evals_dir))
+    assert reports[0] == reports[1]
+    assert reports[1]["contamination"][task]["found"] >= PLANTED
+
+
 def test_a_two_node_cluster_imports_and_selects_as_one_machine(
     small_shards, bench_home, tmp_path_factory, tmp_path
 ):

@@ -63,6 +63,35 @@ def shared_dir() -> Iterator[Path]:
         yield Path(tmp)
 
 
+def share(folder: Path, name: str, array: np.ndarray) -> tuple[str, str]:
+    """Save ``array`` in ``folder`` (a :func:`shared_dir`) for the scan's tasks; its path
+    and sha256, which the tasks pass to :func:`shared` (the digest makes a kept result
+    belong to this array)."""
+    from benchmark.io import sha256_file
+
+    path = folder / f"{name}.npy"
+    np.save(path, np.ascontiguousarray(array))
+    return str(path), sha256_file(path)
+
+
+_SHARED: dict[str, np.ndarray] = {}  # per process: the arrays of the last scans, mapped
+
+
+def shared(path: str, digest: str) -> np.ndarray:
+    """The array :func:`share` saved, memory-mapped once a process."""
+    if digest not in _SHARED:
+        if len(_SHARED) >= 4:
+            _SHARED.clear()
+        _SHARED[digest] = np.load(path, mmap_mode="r")
+    return _SHARED[digest]
+
+
+def rows_in(rows: np.ndarray, start: int, count: int) -> np.ndarray:
+    """The sorted ``rows`` that fall in a shard starting at pool row ``start``."""
+    lo, hi = np.searchsorted(rows, [start, start + count])
+    return np.asarray(rows[lo:hi])
+
+
 def scan(
     pool: Pool, fn: Callable[..., np.ndarray], columns: Sequence[str], desc: str, *args: Any
 ) -> np.ndarray:
