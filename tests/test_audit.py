@@ -165,6 +165,15 @@ def test_the_board_flags_an_entry_over_its_suites_contamination_threshold(share,
     assert ("more of a task's eval items than its suite allows" in text) is flagged
 
 
+def test_the_report_page_shows_the_audits_and_flags_the_entry(tmp_path):
+    from benchmark.leaderboard.report import write_report
+
+    page = write_report(_board_with_an_audit(tmp_path, 0.05), tmp_path / "report", num_bootstrap=50)
+    text = page.read_text()
+    assert "Subset audits" in text and "<td>100 / 2000</td>" in text
+    assert "5.0% (over the suite's threshold)" in text and "not audited" in text
+
+
 def test_compare_shows_both_sides_audits(tmp_path):
     from benchmark.leaderboard.board import compare
     from benchmark.leaderboard.tables import format_compare

@@ -139,6 +139,37 @@ def _table(groups: list[Group]) -> str:
     return "<table>" + "\n".join(rows) + "</table>"
 
 
+def _audits(groups: list[Group]) -> str:
+    """The audits of the section's subsets (each group's first seed: the subset is the
+    same): passes over it under the budget, and each task's eval items held."""
+    e = html.escape
+    audited = [(g, g.entries[0]["audit"]) for g in groups if g.entries[0].get("audit")]
+    if not audited:
+        return ""
+    tasks = sorted({t for _, a in audited for t in a["contamination"]})
+    head = "".join(f"<th>{e(t.removeprefix('databench_'))}</th>" for t in tasks)
+    rows = [
+        "<tr><th>#</th><th>subset</th><th>passes</th><th>views per item</th>"
+        f"<th>repeated uids</th>{head}</tr>"
+    ]
+    for i, (g, a) in enumerate(audited, 1):
+        cells = "".join(
+            f"<td>{a['contamination'][t]['found']} / {a['contamination'][t]['items']}</td>"
+            if t in a["contamination"]
+            else "<td>n/a</td>"
+            for t in tasks
+        )
+        rows.append(
+            f"<tr><td>{i}</td><td>{e(g.name)}</td><td>{a['epochs']}</td><td>{a['views']:g}</td>"
+            f"<td>{a['num_repeated']}</td>{cells}</tr>"
+        )
+    return (
+        "<p class='meta'>Subset audits (<code>bench subset audit</code>, run before training): "
+        "passes the scale's budget takes over the subset, and per task the eval items found "
+        "in it / the task's items.</p><table>" + "\n".join(rows) + "</table>"
+    )
+
+
 def _threshold(entry: dict) -> float:
     from benchmark.leaderboard.tables import _threshold as threshold
 
@@ -180,6 +211,7 @@ def write_report(board: Path, out: Path, *, num_bootstrap: int = 1000) -> Path:
             f"<p class='meta'>Headline: {e(HEADLINES.get(track, 'the suite headline'))}.</p>"
         )
         parts.append(_table(groups))
+        parts.append(_audits(groups))
         for name in _plots(section, groups, out):
             parts.append(f"<img src='{e(name)}' alt='{e(name)}'>")
     parts.append("</body></html>")
