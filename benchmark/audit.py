@@ -47,16 +47,28 @@ _P = np.uint64(1099511628211)  # FNV prime: the rolling combination of word hash
 LENGTH_BUCKETS = {"lm": (0, 50, 200, 1000), "clip": (0, 1, 3, 10)}  # words, lower bounds
 
 
+_WORD_HASHES: dict[str, int] = {}  # per process: word -> its lower case's hash
+_MAX_WORDS = 1 << 20  # words remembered before the memo starts again
+
+
+def _word_hash(word: str) -> int:
+    if len(_WORD_HASHES) >= _MAX_WORDS:
+        _WORD_HASHES.clear()
+    h = _WORD_HASHES[word] = int.from_bytes(
+        hashlib.blake2b(word.lower().encode(), digest_size=8).digest()
+    )
+    return h
+
+
 def gram_hashes(text: str, n: int = NGRAM) -> np.ndarray:
     """Stable 64-bit hashes of the lower-cased word ``n``-grams of ``text`` (the same in
-    every process, unlike Python's ``hash``)."""
-    words = [w.lower() for w in textmeta.words(text)]
+    every process, unlike Python's ``hash``). Each word's hash is memoised: a pool's words
+    repeat, and blake2b was most of an audit's time."""
+    words = textmeta.words(text)
     if len(words) < n:
         return np.zeros(0, dtype=np.uint64)
-    h = np.array(
-        [int.from_bytes(hashlib.blake2b(w.encode(), digest_size=8).digest()) for w in words],
-        dtype=np.uint64,
-    )
+    memo = _WORD_HASHES
+    h = np.array([memo[w] if w in memo else _word_hash(w) for w in words], dtype=np.uint64)
     out = np.zeros(len(words) - n + 1, dtype=np.uint64)
     with np.errstate(over="ignore"):
         for j in range(n):

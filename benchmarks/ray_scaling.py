@@ -73,10 +73,12 @@ def make_pool(root: Path, num_docs: int, num_shards: int, seed: int = 0) -> Path
 
 
 class PeakRSS:
-    """The peak of the summed RSS of this process, its descendants and Ray's workers."""
+    """The peak of the summed RSS of this process, its descendants and Ray's workers
+    (``peak``), and the peak of this process alone (``peak_driver``) and of any one of the
+    others (``peak_worker``)."""
 
     def __init__(self) -> None:
-        self.peak = 0
+        self.peak = self.peak_worker = self.peak_driver = 0
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, daemon=True)
 
@@ -90,7 +92,12 @@ class PeakRSS:
         total = 0
         for p in procs.values():
             with contextlib.suppress(psutil.Error):
-                total += p.memory_info().rss
+                rss = p.memory_info().rss
+                total += rss
+                if p is me:
+                    self.peak_driver = max(self.peak_driver, rss)
+                else:
+                    self.peak_worker = max(self.peak_worker, rss)
         return total
 
     def _run(self) -> None:
