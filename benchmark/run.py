@@ -140,7 +140,7 @@ def run_train(
             subset.num_uids,
             ", trained earlier: evaluating" if result else "",
         )
-    audited = _audit(run_dir, recipe, suite, pool, subset) if distributed.is_main() else None
+    audited = _audit(run_dir, key, recipe, suite, pool, subset) if distributed.is_main() else None
     t0 = time.time()
     if result is None:
         result = train(recipe, pool, subset, run_dir, wandb_mode=wandb_mode, progress=progress)
@@ -170,19 +170,22 @@ def run_train(
     return write_entry(run_dir, entry), entry
 
 
-def _audit(run_dir: Path, recipe: Recipe, suite: Suite, pool: Pool, subset: Subset) -> dict:
+def _audit(
+    run_dir: Path, key: dict, recipe: Recipe, suite: Suite, pool: Pool, subset: Subset
+) -> dict:
     """The subset's audit (``bench subset audit``) before the first step, kept as
-    ``RUN_DIR/audit.json``; its summary for the entry. A resumed run reads it back."""
+    ``RUN_DIR/audit.json`` with the run's key; its summary for the entry. A resumed run
+    reads it back, if it was made for the same recipe, pool and subset (the key)."""
     from benchmark.audit import audit, summary
     from benchmark.io import write_json
 
     path = run_dir / "audit.json"
     if path.is_file():
         report = json.loads(path.read_text())
-        if report["subset"]["sha256"] == subset.sha256:
+        if report.get("run_key") == key and report["suite"]["version"] == suite.version:
             return summary(report)
     report = audit(pool, subset, recipe, suite, eval_data_dir(recipe.eval.data_dir, suite, pool))
-    write_json(path, report)
+    write_json(path, {**report, "run_key": key})
     worst = max(report["contamination"].items(), key=lambda kv: kv[1].get("share", 0.0))
     if worst[1].get("share", 0.0) > suite.contamination_threshold:
         log.warning(
