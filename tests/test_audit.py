@@ -78,6 +78,29 @@ def test_repetition_is_the_trainers_epoch_count(tiny_pool, tiny_run, subset_file
     assert rep["num_unique"] == subset.num_unique and rep["budget_unit"] == "tokens"
 
 
+def test_a_run_restarted_under_another_recipe_audits_again(tiny_pool, subset_file, tmp_path):
+    """A run folder holding another recipe's audit of the same subset (a run killed, its
+    recipe changed, then run again) gets a new audit: the entry's repetition is this run's."""
+    from benchmark.run import run_train
+    from tests.conftest import TINY
+
+    subset = load_subset(subset_file, tiny_pool)
+    small = load_recipe("lm", "small", ["pool=text-default-reduced"])
+    stale = audit(tiny_pool, subset, small, load_suite("lm", small.eval.suite), tiny_pool.evals_dir)
+    run_dir = tmp_path / "runs" / "restarted"
+    run_dir.mkdir(parents=True)
+    key = {"recipe_sha256": small.sha256, "seed": 0, "pool_fingerprint": tiny_pool.fingerprint,
+           "subset_sha256": subset.sha256}  # fmt: skip
+    (run_dir / "audit.json").write_text(json.dumps({**stale, "run_key": key}))
+    _, entry = run_train(track="lm", scale="xs", subset_file=subset_file, seed=0, name="restarted",
+                         overrides=TINY, runs_dir=tmp_path / "runs", wandb_mode="disabled",
+                         progress=False)  # fmt: skip
+    assert entry["audit"]["epochs"] == entry["train"]["num_epochs"]
+    assert entry["audit"]["views"] != stale["repetition"]["views"]
+    kept = json.loads((run_dir / "audit.json").read_text())
+    assert kept["run_key"]["recipe_sha256"] == entry["recipe"]["sha256"] != small.sha256
+
+
 def test_planted_eval_images_are_found_by_pixels_or_hash(tiny_image_pool, tmp_path_factory):
     pool = make_planted_image(tiny_image_pool, tmp_path_factory.mktemp("planted-image"), "planted")
     recipe = load_recipe("clip", "xs")
