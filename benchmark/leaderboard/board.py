@@ -176,13 +176,13 @@ def compare(
     res["headline"]["verdict"] = stats.verdict(lo, hi)
     for t in res["tasks"].values():
         t["verdict"] = stats.verdict(*t["interval"], t["higher_is_better"])
-    res["a"] = {"name": a.name, "seeds": a.seeds, "audit": _audit_of(a)}
-    res["b"] = {"name": b.name, "seeds": b.seeds, "audit": _audit_of(b)}
+    res["a"] = {"name": a.name, "seeds": a.seeds, "audit": audit_of(a)}
+    res["b"] = {"name": b.name, "seeds": b.seeds, "audit": audit_of(b)}
     res["verdict"] = res["headline"]["verdict"]
     return res
 
 
-def _audit_of(group: Group) -> dict[str, Any] | None:
+def audit_of(group: Group) -> dict[str, Any] | None:
     """A group's subset audit as its entries record it (the same subset: the first's)."""
     audited = [e["audit"] for e in group.entries if "audit" in e]
     return audited[0] if audited else None

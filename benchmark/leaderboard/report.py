@@ -17,7 +17,7 @@ from typing import Any
 import numpy as np
 
 from benchmark.io import atomic_path, check_output_dir
-from benchmark.leaderboard.board import Group, load_details, load_entries, rank
+from benchmark.leaderboard.board import Group, audit_of, load_details, load_entries, rank
 
 log = logging.getLogger(__name__)
 
@@ -122,7 +122,7 @@ def _table(groups: list[Group]) -> str:
         wall = np.mean([x["compute"]["wall_seconds"] for x in g.entries])
         values = "".join(f"<td>{_mean(g, t, 'value'):.4f}</td>" for t in raw)
         tokens = f"<td>{first['subset'].get('num_tokens')}</td>" if lm else ""
-        audit = first.get("audit")
+        audit = audit_of(g)
         held = "not audited" if audit is None else f"{audit['max_share']:.1%}"
         flag = audit is not None and audit["max_share"] > threshold
         rows.append(
@@ -140,10 +140,10 @@ def _table(groups: list[Group]) -> str:
 
 
 def _audits(groups: list[Group]) -> str:
-    """The audits of the section's subsets (each group's first seed: the subset is the
-    same): passes over it under the budget, and each task's eval items held."""
+    """The audits of the section's subsets (any seed's: the subset is the same): passes
+    over it under the budget, and each task's eval items held."""
     e = html.escape
-    audited = [(g, g.entries[0]["audit"]) for g in groups if g.entries[0].get("audit")]
+    audited = [(g, audit_of(g)) for g in groups if audit_of(g)]
     if not audited:
         return ""
     tasks = sorted({t for _, a in audited for t in a["contamination"]})
