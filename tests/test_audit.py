@@ -193,7 +193,7 @@ def test_the_report_page_shows_the_audits_and_flags_the_entry(tmp_path):
 
     page = write_report(_board_with_an_audit(tmp_path, 0.05), tmp_path / "report", num_bootstrap=50)
     text = page.read_text()
-    assert "Subset audits" in text and "<td>100 / 2000</td>" in text
+    assert "Subset audits" in text and "<td>100/2000</td>" in text
     assert "5.0% (over the suite's threshold)" in text and "not audited" in text
 
 

@@ -30,6 +30,8 @@ h2 { margin-top: 2em; border-top: 2px solid #444; padding-top: .5em; }
 .meta { color: #666; font-size: 90%; }
 .flag { color: #b00; font-weight: bold; }
 img { max-width: 100%; }
+.wide { overflow-x: auto; }
+.audit th, .audit td { padding: 3px 6px; font-size: 85%; }
 """
 
 
@@ -154,7 +156,7 @@ def _audits(groups: list[Group]) -> str:
     ]
     for i, (g, a) in enumerate(audited, 1):
         cells = "".join(
-            f"<td>{a['contamination'][t]['found']} / {a['contamination'][t]['items']}</td>"
+            f"<td>{a['contamination'][t]['found']}/{a['contamination'][t]['items']}</td>"
             if t in a["contamination"]
             else "<td>n/a</td>"
             for t in tasks
@@ -166,7 +168,9 @@ def _audits(groups: list[Group]) -> str:
     return (
         "<p class='meta'>Subset audits (<code>bench subset audit</code>, run before training): "
         "passes the scale's budget takes over the subset, and per task the eval items found "
-        "in it / the task's items.</p><table>" + "\n".join(rows) + "</table>"
+        "in it / the task's items.</p><div class=wide><table class=audit>"
+        + "\n".join(rows)
+        + "</table></div>"
     )
 
 
