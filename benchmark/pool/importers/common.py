@@ -118,6 +118,18 @@ def cut_into_buckets(table, uids: np.ndarray, bounds: np.ndarray, path: Path) ->
     return groups
 
 
+def bucket_part(task: tuple[str, int, np.ndarray]) -> dict[int, int]:
+    """The reorder's first pass, on one read shard's part ``parse-NNNNNN.parquet`` in the
+    staging folder: :func:`cut_into_buckets` into ``bucket-NNNNNN.parquet`` (run in a
+    worker process)."""
+    import pyarrow.parquet as pq
+
+    tmp, index, bounds = task
+    table = pq.read_table(Path(tmp) / f"parse-{index:06d}.parquet")
+    uids = np.array(table.column("uid").to_pylist(), dtype=UID_DTYPE)
+    return cut_into_buckets(table, uids, bounds, Path(tmp) / f"bucket-{index:06d}.parquet")
+
+
 def bucket_sources(groups: list[dict[int, int]], bucket: int) -> list[tuple[int, int]]:
     """``(part, row group)`` of every part's rows in ``bucket``."""
     return [(i, g[bucket]) for i, g in enumerate(groups) if bucket in g]

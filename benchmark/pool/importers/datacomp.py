@@ -65,6 +65,7 @@ from benchmark.pool.importers.common import (
     KEPT_SORT,
     KEPT_WRITE,
     bucket_bounds,
+    bucket_part,
     bucket_sources,
     copy_evals,
     cut_into_buckets,
@@ -249,17 +250,6 @@ def metadata_part(task: tuple[str, int, str, Any, np.ndarray]) -> dict[int, int]
     table = table.set_column(i, pa.field("uid", pa.string()), pa.array(uids.astype(str)))
     table = table.append_column("__file", pa.array(np.full(len(table), index, np.int32)))
     return cut_into_buckets(table, uids, bounds, Path(tmp) / f"meta-{index:06d}.parquet")
-
-
-def bucket_part(task: tuple[str, int, np.ndarray]) -> dict[int, int]:
-    """The reorder's first pass, on one read shard: :func:`cut_into_buckets` into
-    ``bucket-NNNNNN.parquet`` (run in a worker process)."""
-    import pyarrow.parquet as pq
-
-    tmp, index, bounds = task
-    table = pq.read_table(Path(tmp) / f"parse-{index:06d}.parquet")
-    uids = np.array(table.column("uid").to_pylist(), dtype=UID_DTYPE)
-    return cut_into_buckets(table, uids, bounds, Path(tmp) / f"bucket-{index:06d}.parquet")
 
 
 def write_bucket(task: tuple) -> dict[str, Any]:

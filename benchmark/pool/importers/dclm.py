@@ -62,9 +62,9 @@ from benchmark.pool.importers.common import (
     KEPT_TOK,
     KEPT_WRITE,
     bucket_bounds,
+    bucket_part,
     bucket_sources,
     copy_evals,
-    cut_into_buckets,
     find_shards,
     first_repeat,
     forget,
@@ -243,17 +243,6 @@ def _eval_texts(evals_dir: Path) -> list[str]:
             fields = [str(row.get(k, "")) for k in ("context", "text", "word")]
             texts.append("\n".join([*fields, *map(str, row.get("choices", []))]))
     return texts
-
-
-def bucket_part(task: tuple[str, int, np.ndarray]) -> dict[int, int]:
-    """The reorder's first pass, on one parsed shard: :func:`cut_into_buckets` into
-    ``bucket-NNNNNN.parquet`` (run in a worker process)."""
-    import pyarrow.parquet as pq
-
-    tmp, index, bounds = task
-    table = pq.read_table(Path(tmp) / f"parse-{index:06d}.parquet")
-    uids = np.array(table.column("uid").to_pylist(), dtype=UID_DTYPE)
-    return cut_into_buckets(table, uids, bounds, Path(tmp) / f"bucket-{index:06d}.parquet")
 
 
 def write_bucket(task: tuple[str, list[tuple[int, int]], int, int, int]) -> list[str]:
