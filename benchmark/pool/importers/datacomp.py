@@ -166,12 +166,12 @@ def _read_tar(source, rel, tmp, index, sizes, encoded, limit: int | None = None)
     for k, s in enumerate(sizes):
         stack = np.stack(images[k]) if images[k] else np.zeros((0, s, s, 3), np.uint8)
         np.save(Path(tmp) / f"img-{index:06d}-{s}.npy", stack)
-    name = shard_record(path, Path(source))["name"]
-    _write_part(Path(tmp) / f"parse-{index:06d}.parquet", name, out)
+    record = shard_record(path, Path(source))  # hashes the tar: once
+    _write_part(Path(tmp) / f"parse-{index:06d}.parquet", record["name"], out)
     return {
         "uid": np.array(out["uid"], dtype=UID_DTYPE),
         "enc_lengths": np.array(lengths, dtype=np.int64),
-        "record": {**shard_record(path, Path(source)), "num_items": len(out["key"])},
+        "record": {**record, "num_items": len(out["key"])},
     }
 
 
