@@ -130,6 +130,16 @@ def bucket_part(task: tuple[str, int, np.ndarray]) -> dict[int, int]:
     return cut_into_buckets(table, uids, bounds, Path(tmp) / f"bucket-{index:06d}.parquet")
 
 
+def drop_parts(tmp: Path, num_parts: int, num_meta: int = 0) -> None:
+    """Remove the reorder's files: each read shard's part and buckets, each metadata
+    file's buckets."""
+    for i in range(num_parts):
+        (tmp / f"parse-{i:06d}.parquet").unlink()
+        (tmp / f"bucket-{i:06d}.parquet").unlink()
+    for i in range(num_meta):
+        (tmp / f"meta-{i:06d}.parquet").unlink()
+
+
 def bucket_sources(groups: list[dict[int, int]], bucket: int) -> list[tuple[int, int]]:
     """``(part, row group)`` of every part's rows in ``bucket``."""
     return [(i, g[bucket]) for i, g in enumerate(groups) if bucket in g]

@@ -69,6 +69,7 @@ from benchmark.pool.importers.common import (
     bucket_sources,
     copy_evals,
     cut_into_buckets,
+    drop_parts,
     find_shards,
     first_repeat,
     forget,
@@ -408,7 +409,7 @@ def import_datacomp(
         )
     _write_images(tmp, parsed, order, sizes)
     encoded_bytes = _write_encoded(tmp, parsed, order) if encoded else None
-    _drop_parts(tmp, len(parsed), len(meta_files))
+    drop_parts(tmp, len(parsed), len(meta_files))
     write_uid_index(tmp, sorted_uids)
 
     def train(out: Path) -> dict[str, Any]:
@@ -519,11 +520,3 @@ def _write_docs(tmp, engine, parsed, meta_files, meta_schema, sorted_uids):
         return [], None, (sum(r["absent"] for r in absent), absent[0]["first_absent"])
     names = [n for r in out for n in r["names"]]
     return names, np.concatenate([r["digests"] for r in out]), None
-
-
-def _drop_parts(tmp: Path, num_parts: int, num_meta: int) -> None:
-    for i in range(num_parts):
-        for prefix in ("parse", "bucket"):
-            (tmp / f"{prefix}-{i:06d}.parquet").unlink()
-    for i in range(num_meta):
-        (tmp / f"meta-{i:06d}.parquet").unlink()

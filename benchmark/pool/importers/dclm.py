@@ -65,6 +65,7 @@ from benchmark.pool.importers.common import (
     bucket_part,
     bucket_sources,
     copy_evals,
+    drop_parts,
     find_shards,
     first_repeat,
     forget,
@@ -271,9 +272,7 @@ def _write_docs(tmp: Path, engine: Engine, num_parts: int, sorted_uids: np.ndarr
     names = engine.map(write_bucket, tasks, "write docs", sizes, unit="doc", keep=tmp / KEPT_WRITE)
     for kept in (KEPT_READ, KEPT_SORT, KEPT_WRITE):  # before the parts go: a resumed import
         forget(tmp / kept)  # then reads the shards again
-    for i in range(num_parts):
-        (tmp / f"parse-{i:06d}.parquet").unlink()
-        (tmp / f"bucket-{i:06d}.parquet").unlink()
+    drop_parts(tmp, num_parts)
     return [n for part in names for n in part]
 
 
