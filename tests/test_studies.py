@@ -36,6 +36,26 @@ def test_junk_variants_split_the_pool_by_its_quality_labels(tiny_pool, tmp_path)
     assert len(no_junk) + len(only) == tiny_pool.num_items
 
 
+@pytest.mark.parametrize("module", [junk, selection])
+def test_a_studys_precision_reaches_every_run_it_trains(module, tiny_pool, tmp_path, monkeypatch):
+    seen = []
+
+    def record(track, scale, name, subset, seed, runs_dir, overrides=()):
+        seen.append(overrides)
+        return {"metrics": {"headline": {"value": 0.5 + 0.1 * len(seen)}}}
+
+    monkeypatch.setattr(module, "ensure_pool", lambda spec: tiny_pool)
+    monkeypatch.setattr(module, "ensure_entry", record)
+    args = ["--track", "lm", "--seeds", "0,1", "--subsets-dir", str(tmp_path)]
+    if module is selection:
+        args += ["--methods", "all,random"]
+    for flag, want in ((["--precision", "fp32"], ("runtime.precision=fp32",)), ([], ())):
+        seen.clear()
+        monkeypatch.setattr("sys.argv", ["study", *args, *flag])
+        module.main()
+        assert len(seen) >= 4 and all(o == want for o in seen)
+
+
 @pytest.mark.parametrize("where", ["board", "run"])
 def test_a_finished_entry_is_never_trained_again(where, tmp_path, monkeypatch):
     committed = REPO / "leaderboard/lm/xs/lm-xs-all-s0.json"

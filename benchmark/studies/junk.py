@@ -9,6 +9,7 @@ runs that already have an entry, so the study survives interruptions.
 
     BENCH_HOME=... python -m benchmark.studies.junk --track lm --scale xs --seeds 0,1,2
     BENCH_HOME=... python -m benchmark.studies.junk --track clip --scale small --seeds 0
+    python -m benchmark.studies.junk --track clip --scale medium --seeds 0 --precision fp32
 """
 
 from __future__ import annotations
@@ -21,7 +22,7 @@ import numpy as np
 from benchmark.config import load_recipe
 from benchmark.pool.build import ensure_pool
 from benchmark.select import select
-from benchmark.studies.selection import ensure_entry
+from benchmark.studies.selection import add_precision, ensure_entry, precision_overrides
 
 VARIANTS = {
     "all": {},
@@ -46,8 +47,10 @@ def main() -> None:
     p.add_argument("--seeds", default="0,1,2")
     p.add_argument("--runs-dir", default="runs")
     p.add_argument("--subsets-dir", default="subsets")
+    add_precision(p)
     args = p.parse_args()
     seeds = [int(s) for s in args.seeds.split(",")]
+    overrides = precision_overrides(args)
     pool = ensure_pool(load_recipe(args.track, args.scale).pool)
     subsets = Path(args.subsets_dir)
     subsets.mkdir(parents=True, exist_ok=True)
@@ -56,7 +59,9 @@ def main() -> None:
         subset = subset_for(variant, pool, subsets)
         for seed in seeds:
             name = f"{args.track}-{args.scale}-{variant}-s{seed}"
-            entry = ensure_entry(args.track, args.scale, name, subset, seed, Path(args.runs_dir))
+            entry = ensure_entry(
+                args.track, args.scale, name, subset, seed, Path(args.runs_dir), overrides
+            )
             scores[variant].append(entry["metrics"]["headline"]["value"])
     print(f"{args.track} scale {args.scale}, seeds {seeds}")
     stats = {

@@ -100,6 +100,20 @@ def subset_for(track: str, method: str, pool, subsets: Path, runs_dir: Path) -> 
     return path
 
 
+def add_precision(p: argparse.ArgumentParser) -> None:
+    p.add_argument(
+        "--precision",
+        choices=["auto", "bf16", "fp32"],
+        default="auto",
+        help="runtime.precision of the runs (the committed CPU board is fp32; an auto "
+        "recipe trains bf16 on hardware that has it, and those entries rank apart)",
+    )
+
+
+def precision_overrides(args: argparse.Namespace) -> tuple[str, ...]:
+    return () if args.precision == "auto" else (f"runtime.precision={args.precision}",)
+
+
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--track", default="lm", choices=sorted(STUDY))
@@ -108,13 +122,7 @@ def main() -> None:
     p.add_argument("--seeds", default="0")
     p.add_argument("--runs-dir", default="runs")
     p.add_argument("--subsets-dir", default="subsets")
-    p.add_argument(
-        "--precision",
-        choices=["auto", "bf16", "fp32"],
-        default="auto",
-        help="runtime.precision of the runs (the committed CPU board is fp32; an auto "
-        "recipe trains bf16 on hardware that has it, and those entries rank apart)",
-    )
+    add_precision(p)
     args = p.parse_args()
     methods = args.methods.split(",") if args.methods else list(STUDY[args.track])
     unknown = [m for m in methods if m not in METHODS]
@@ -125,7 +133,7 @@ def main() -> None:
     runs_dir = Path(args.runs_dir)
     subsets = Path(args.subsets_dir)
     subsets.mkdir(parents=True, exist_ok=True)
-    overrides = () if args.precision == "auto" else (f"runtime.precision={args.precision}",)
+    overrides = precision_overrides(args)
     pool = ensure_pool(load_recipe(args.track, scales[0]).pool)
     for scale in scales:  # smaller scales first: their results arrive sooner
         for seed in seeds:
