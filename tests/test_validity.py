@@ -99,11 +99,19 @@ def test_pooled_std_signal_and_decision_accuracy():
     assert [(d.a, d.b) for d in acc.resolved.pairs] == [("a", "b"), ("a", "c")]
     assert (acc.accuracy, acc.resolved.accuracy) == (pytest.approx(2 / 3), 1.0)
     assert acc.resolved_both.num_pairs == 0  # no noise at the larger scale given
+    assert acc.flip_causes() == {"small": 1, "large": 0, "wrong": 0}  # b - c: within noise
     # at the larger scale a - c's gap (0.2) is within twice √(0.01² + 0.2²): unresolved there
     acc = decision_accuracy(
         small, large, {"a": 0.01, "b": 0.01, "c": 0.1}, {"a": 0.01, "b": 0.01, "c": 0.2}
     )
     assert [(d.a, d.b) for d in acc.resolved_both.pairs] == [("a", "b")]
+    # c above a and b at the larger scale: both its pairs flip, resolved at both (wrong calls)
+    tight = {"a": 0.01, "b": 0.01, "c": 0.01}
+    acc = decision_accuracy(small, {**large, "c": 0.9}, tight, tight)
+    assert acc.flip_causes() == {"small": 0, "large": 0, "wrong": 2}
+    # ... unless c's noise at the larger scale covers both gaps (0.1 and 0.4 < 2 x 0.2)
+    acc = decision_accuracy(small, {**large, "c": 0.9}, tight, {**tight, "c": 0.2})
+    assert acc.flip_causes() == {"small": 0, "large": 2, "wrong": 0}
     assert scale_pairs("lm", ["medium", "xs", "small"]) == [("xs", "small"), ("small", "medium")]
     assert scale_pairs("clip", ["xs", "medium", "huge"]) == [("xs", "medium")]
 
@@ -184,6 +192,12 @@ def test_script_writes_the_page_and_plot(board, tmp_path):
     # (0.2, noise √(0.1²/2 + 0.1²/2) = 0.1) sits on the bar and b - c (0.1) is below it
     assert "| lm | xs → small | 6 | 3 | 0.50 | 3 | 0.67 | 1 | 1.00 |" in md
     assert "`b` − `c` is +0.1000 (noise 0.1225) at xs, -0.1000 at small" in md
+    # with the oracle, 3 of 6 flip: b - c and b - no-junk within xs's noise (0.1225 each);
+    # a - no-junk (0.25 > 2 x 0.1225) resolved at xs, and small has no noise to judge it by
+    assert (
+        "- lm xs → small: 3 of 6 pairs flip: 2 within xs's seed noise, 1 resolved at xs; "
+        "small's seed noise is unknown" in md
+    )
     # per task: the fake task is half the headline, so it ranks the same
     assert "| headline | 0.67 (3) |" in md and f"| {TASK} | 0.67 (3) |" in md
     # the task's values are half the headlines: same ratio, half the std

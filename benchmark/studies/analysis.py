@@ -156,6 +156,17 @@ class DecisionAccuracy:
         """The pairs both scales tell apart: the accuracy the noise of neither bounds."""
         return DecisionAccuracy(tuple(d for d in self.pairs if d.resolved and d.resolved_large))
 
+    def flip_causes(self) -> dict[str, int]:
+        """The flipped pairs by what accounts for each: ``small``, a gap within the smaller
+        scale's seed noise; ``large``, resolved there but within the larger scale's (or its
+        noise unknown); ``wrong``, resolved at both, so the smaller scale mispredicts."""
+        out = {"small": 0, "large": 0, "wrong": 0}
+        for d in self.disagreements:
+            out[
+                "wrong" if d.resolved and d.resolved_large else "large" if d.resolved else "small"
+            ] += 1
+        return out
+
 
 @dataclass(frozen=True)
 class TaskNoise:

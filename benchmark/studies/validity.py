@@ -146,7 +146,7 @@ def _decision_section(by_scale: dict[tuple[str, str], list[Method]]) -> list[str
         ),
         _row(*["---"] * 11),
     ]
-    disagree = []
+    disagree, limits = [], []
     for track, small, large in pairs:
         a, b = (by_scale[track, small], by_scale[track, large])
         acc, acc_no = _accuracy(a, b, True), _accuracy(a, b, False)
@@ -165,6 +165,8 @@ def _decision_section(by_scale: dict[tuple[str, str], list[Method]]) -> list[str
                 _f(acc_no.resolved_both.accuracy, ".2f"),
             )
         )
+        if acc.num_pairs:
+            limits.append(_limits(track, small, large, acc))
         for d in acc.disagreements:
             noise = "" if d.noise_small is None else f" (noise {d.noise_small:.4f})"
             noise_l = "" if d.noise_large is None else f" (noise {d.noise_large:.4f})"
@@ -172,8 +174,26 @@ def _decision_section(by_scale: dict[tuple[str, str], list[Method]]) -> list[str
                 f"- {track} {small} → {large}: `{d.a}` − `{d.b}` is {d.gap_small:+.4f}{noise} "
                 f"at {small}, {d.gap_large:+.4f}{noise_l} at {large}"
             )
-    out += ["", "Disagreeing pairs:" if disagree else "No pair disagrees.", *disagree, ""]
+    out += ["", "What limits each figure (all pairs, oracles included):", *limits, ""]
+    out += ["Disagreeing pairs:" if disagree else "No pair disagrees.", *disagree, ""]
     return out + _task_decisions(by_scale, pairs)
+
+
+def _limits(track: str, small: str, large: str, acc: DecisionAccuracy) -> str:
+    c = acc.flip_causes()
+    flips = len(acc.disagreements)
+    head = f"- {track} {small} → {large}: {flips} of {acc.num_pairs} pairs flip"
+    if not flips:
+        return head + "."
+    if _no_large_noise(acc):
+        return (
+            f"{head}: {c['small']} within {small}'s seed noise, {c['large']} resolved at "
+            f"{small}; {large}'s seed noise is unknown (none of its methods has two seeds)."
+        )
+    return (
+        f"{head}: {c['small']} within {small}'s seed noise, {c['large']} resolved at {small} "
+        f"but within {large}'s, {c['wrong']} resolved at both (a wrong prediction)."
+    )
 
 
 def _task_decisions(
