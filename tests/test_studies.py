@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 
 import pytest
 
+from benchmark.errors import BenchError
 from benchmark.studies import junk, selection
 from benchmark.subset import load_subset
 
@@ -26,6 +28,13 @@ def test_a_study_subset_is_made_once_with_the_studys_options(tiny_pool, tmp_path
 
     monkeypatch.setattr(selection, "select", no_reselect)
     assert selection.subset_for("lm", "random", tiny_pool, tmp_path, tmp_path) == path
+
+
+def test_a_study_subset_without_its_provenance_is_refused(tiny_pool, tmp_path):
+    path = selection.subset_for("lm", "random", tiny_pool, tmp_path, tmp_path)
+    Path(f"{path}.meta.json").unlink()  # a copied uid file: its entries would name no method
+    with pytest.raises(BenchError, match=re.escape(f"has no {path.name}.meta.json")):
+        selection.subset_for("lm", "random", tiny_pool, tmp_path, tmp_path)
 
 
 def test_junk_variants_split_the_pool_by_its_quality_labels(tiny_pool, tmp_path):

@@ -24,11 +24,13 @@ import json
 from pathlib import Path
 
 from benchmark.config import load_recipe
+from benchmark.errors import BenchError
 from benchmark.leaderboard.entry import leaderboard_dir
 from benchmark.leaderboard.submit import submit
 from benchmark.pool.build import ensure_pool
 from benchmark.run import run_train
 from benchmark.select import METHODS, select
+from benchmark.select.registry import meta_path, read_meta
 
 # The study's methods per track, with options where the method's defaults are not the
 # study's choice. "all" needs no subset file.
@@ -91,6 +93,11 @@ def subset_for(track: str, method: str, pool, subsets: Path, runs_dir: Path) -> 
     if method == "all":
         return None
     path = subsets / f"{pool.name}-{method}.txt"
+    if path.is_file() and read_meta(path) is None:  # its entries would record no method
+        raise BenchError(
+            f"{path} has no {meta_path(path).name} (what bench select writes beside it); "
+            "remove the file so that the study selects it again, or restore its provenance"
+        )
     if not path.is_file():
         options = dict(STUDY[track].get(method, {}))
         if method == "clip-score":
