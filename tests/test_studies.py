@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from benchmark.errors import BenchError
+from benchmark.errors import BenchError, SubsetError
 from benchmark.studies import junk, selection
 from benchmark.subset import load_subset
 
@@ -95,3 +95,15 @@ def test_a_finished_entry_is_never_trained_again(where, tmp_path, monkeypatch):
     entry = selection.ensure_entry("lm", "xs", "lm-xs-all-s0", None, 0, runs)
     assert entry["metrics"]["headline"] == json.loads(committed.read_text())["metrics"]["headline"]
     assert submitted == ([] if where == "board" else [runs / "lm-xs-all-s0"])
+
+
+def test_subset_composition_refuses_a_file_the_board_did_not_train_on(tiny_pool, tmp_path):
+    from benchmark.studies.composition import read_trained_uids
+    from benchmark.subset import read_uids, subset_sha256
+
+    path = selection.subset_for("lm", "random", tiny_pool, tmp_path, tmp_path)
+    sha = subset_sha256(read_uids(path))
+    assert len(read_trained_uids(path, "random", {sha})) == len(read_uids(path))
+    assert len(read_trained_uids(path, "random", set())) > 0  # not on the board: nothing to check
+    with pytest.raises(SubsetError, match="not the subset the board's `random` entries trained on"):
+        read_trained_uids(path, "random", {"0" * 64})

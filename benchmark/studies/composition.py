@@ -17,18 +17,21 @@ from __future__ import annotations
 import argparse
 import logging
 import os
+import sys
 from pathlib import Path
 
 import numpy as np
 
+from benchmark.errors import BenchError, SubsetError
 from benchmark.io import atomic_path
 from benchmark.leaderboard.board import load_entries
 from benchmark.pool.build import ensure_pool
 from benchmark.select.basic import select_sources
 from benchmark.select.composition import composition
-from benchmark.studies.analysis import SCALE_ORDER, collect_methods
-from benchmark.subset import read_uids
+from benchmark.studies.analysis import SCALE_ORDER, Method, collect_methods
+from benchmark.subset import read_uids, subset_sha256
 
+log = logging.getLogger(__name__)
 POOLS = {"lm": "text-default", "clip": "image-default"}
 LABELS = ("good", "reference", "junk")
 
@@ -41,7 +44,28 @@ def _row(*cells: object) -> str:
     return "| " + " | ".join(str(c) for c in cells) + " |"
 
 
-def track_section(track: str, subsets: Path, headlines: dict) -> list[str]:
+def trained_on(methods: list[Method]) -> dict[tuple[str, str], set[str]]:
+    """(track, method) -> the sha256 of every subset the board's entries of it trained on."""
+    out: dict[tuple[str, str], set[str]] = {}
+    for m in methods:
+        out.setdefault((m.track, m.name), set()).update(e["subset"]["sha256"] for e in m.entries)
+    return out
+
+
+def read_trained_uids(path: Path, method: str, trained: set[str]) -> np.ndarray:
+    """The file's uids, refused when the board's entries of ``method`` trained on another."""
+    uids = read_uids(path)
+    sha = subset_sha256(uids)
+    if trained and sha not in trained:
+        raise SubsetError(
+            f"{path}: not the subset the board's `{method}` entries trained on (sha256 "
+            f"{sha[:12]}, board {', '.join(sorted(h[:12] for h in trained))}); point "
+            "--subsets-dir at the selection study's subsets, or rerun its selection"
+        )
+    return uids
+
+
+def track_section(track: str, subsets: Path, headlines: dict, trained: dict) -> list[str]:
     pool = ensure_pool(POOLS[track])
     comps = {"all": composition(pool, np.arange(pool.num_items))}
     for oracle, exclude in (("no-junk", True), ("junk-only", False)):  # the oracle subsets
@@ -49,7 +73,12 @@ def track_section(track: str, subsets: Path, headlines: dict) -> list[str]:
         comps[oracle] = composition(pool, rows)
     for path in sorted(subsets.glob(f"{pool.name}-*.txt")):
         method = path.stem[len(pool.name) + 1 :]
-        comps[method] = composition(pool, pool.lookup(read_uids(path)))
+        uids = read_trained_uids(path, method, trained.get((track, method), set()))
+        comps[method] = composition(pool, pool.lookup(uids))
+    missing = sorted({name for (t, name) in trained if t == track} - set(comps))
+    if missing:
+        log.warning("%s: no subset file in %s for %s; their rows are left out",
+                    track, subsets, ", ".join(missing))  # fmt: skip
     order = SCALE_ORDER[track]
     scales = sorted({s for (t, s, _) in headlines if t == track}, key=order.index)
     by = comps["all"]["group_by"].replace("_", " ")
@@ -112,8 +141,13 @@ def main() -> None:
         "keeps. Headline: the mean over seeds at each scale (number of seeds in brackets).",
         "",
     ]
-    for track in POOLS:
-        lines += track_section(track, args.subsets_dir, headlines)
+    trained = trained_on(methods)
+    try:
+        for track in POOLS:
+            lines += track_section(track, args.subsets_dir, headlines, trained)
+    except BenchError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        raise SystemExit(2) from None
     with atomic_path(args.out) as tmp:
         tmp.write_text("\n".join(lines))
     print(f"wrote {os.path.relpath(args.out)}")
