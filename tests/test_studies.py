@@ -10,6 +10,7 @@ import pytest
 
 from benchmark.errors import BenchError, SubsetError
 from benchmark.studies import junk, selection
+from benchmark.studies.composition import load_trained_subset
 from benchmark.subset import load_subset
 
 REPO = Path(__file__).resolve().parent.parent
@@ -98,12 +99,11 @@ def test_a_finished_entry_is_never_trained_again(where, tmp_path, monkeypatch):
 
 
 def test_subset_composition_refuses_a_file_the_board_did_not_train_on(tiny_pool, tmp_path):
-    from benchmark.studies.composition import read_trained_uids
-    from benchmark.subset import read_uids, subset_sha256
-
     path = selection.subset_for("lm", "random", tiny_pool, tmp_path, tmp_path)
-    sha = subset_sha256(read_uids(path))
-    assert len(read_trained_uids(path, "random", {sha})) == len(read_uids(path))
-    assert len(read_trained_uids(path, "random", set())) > 0  # not on the board: nothing to check
+    subset = load_subset(path, tiny_pool)
+    kept = load_trained_subset(path, tiny_pool, "random", {subset.sha256})
+    assert len(kept.rows) == len(subset.rows)
+    unchecked = load_trained_subset(path, tiny_pool, "random", set())  # not on the board
+    assert len(unchecked.rows) > 0
     with pytest.raises(SubsetError, match="not the subset the board's `random` entries trained on"):
-        read_trained_uids(path, "random", {"0" * 64})
+        load_trained_subset(path, tiny_pool, "random", {"0" * 64})

@@ -26,10 +26,11 @@ from benchmark.errors import BenchError, SubsetError
 from benchmark.io import atomic_path
 from benchmark.leaderboard.board import load_entries
 from benchmark.pool.build import ensure_pool
+from benchmark.pool.store import Pool
 from benchmark.select.basic import select_sources
 from benchmark.select.composition import composition
 from benchmark.studies.analysis import SCALE_ORDER, Method, collect_methods
-from benchmark.subset import read_uids, subset_sha256
+from benchmark.subset import Subset, load_subset
 
 log = logging.getLogger(__name__)
 POOLS = {"lm": "text-default", "clip": "image-default"}
@@ -52,17 +53,16 @@ def trained_on(methods: list[Method]) -> dict[tuple[str, str], set[str]]:
     return out
 
 
-def read_trained_uids(path: Path, method: str, trained: set[str]) -> np.ndarray:
-    """The file's uids, refused when the board's entries of ``method`` trained on another."""
-    uids = read_uids(path)
-    sha = subset_sha256(uids)
-    if trained and sha not in trained:
+def load_trained_subset(path: Path, pool: Pool, method: str, trained: set[str]) -> Subset:
+    """The subset in ``path``, refused when the board's entries of ``method`` trained on another."""
+    subset = load_subset(path, pool)
+    if trained and subset.sha256 not in trained:
         raise SubsetError(
             f"{path}: not the subset the board's `{method}` entries trained on (sha256 "
-            f"{sha[:12]}, board {', '.join(sorted(h[:12] for h in trained))}); point "
-            "--subsets-dir at the selection study's subsets, or rerun its selection"
+            f"{subset.sha256[:12]}, board {', '.join(sorted(h[:12] for h in trained))}); "
+            "point --subsets-dir at the selection study's subsets, or rerun its selection"
         )
-    return uids
+    return subset
 
 
 def track_section(track: str, subsets: Path, headlines: dict, trained: dict) -> list[str]:
@@ -73,8 +73,8 @@ def track_section(track: str, subsets: Path, headlines: dict, trained: dict) -> 
         comps[oracle] = composition(pool, rows)
     for path in sorted(subsets.glob(f"{pool.name}-*.txt")):
         method = path.stem[len(pool.name) + 1 :]
-        uids = read_trained_uids(path, method, trained.get((track, method), set()))
-        comps[method] = composition(pool, pool.lookup(uids))
+        subset = load_trained_subset(path, pool, method, trained.get((track, method), set()))
+        comps[method] = composition(pool, subset.rows)
     missing = sorted({name for (t, name) in trained if t == track} - set(comps))
     if missing:
         log.warning("%s: no subset file in %s for %s; their rows are left out",
