@@ -279,6 +279,7 @@ def write_plot(by_scale: dict[tuple[str, str], list[Method]], path: Path) -> Non
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
+    from matplotlib.ticker import MaxNLocator
 
     pairs = _pairs(by_scale)
     tracks = sorted({t for t, _, _ in pairs}) or ["none"]
@@ -306,6 +307,7 @@ def write_plot(by_scale: dict[tuple[str, str], list[Method]], path: Path) -> Non
                     capsize=3,
                 )
                 ax.annotate(m.name, (m.mean, n.mean), xytext=(4, 4), textcoords="offset points")
+            ax.xaxis.set_major_locator(MaxNLocator(5))  # 4-decimal ticks otherwise collide
             ax.set_xlabel(f"{small} headline (mean ± seed std)")
             ax.set_ylabel(f"{large} headline")
             ax.set_title(f"{track}: {small} → {large} (squares: oracle subsets)")
