@@ -327,3 +327,26 @@ def test_recipe_noise_summarises_each_arm_from_finished_runs(tmp_path, monkeypat
     assert "| b | 2 | 0.4100 ± 0.0141 |" in md
     assert json.loads(out.with_suffix(".json").read_text())["summary"]["calm"]["headline"]["spread"]
     assert out.with_suffix(".png").read_bytes()[:4] == b"\x89PNG"
+
+
+def test_recipe_noise_reads_a_clip_arm_with_its_training_loss(tmp_path):
+    from benchmark.studies import recipe_noise as script
+
+    runs = tmp_path / "runs"
+    for track, loss in (("clip", 4.4), ("clip", 4.2), ("lm", 3.0)):
+        seed = len(list(runs.glob(f"lr/{track}-medium-all-s*")))
+        entry = json.loads(TEMPLATE.with_suffix(".json").read_text())
+        entry.update(name=f"{track}-medium-all-s{seed}", track=track, scale="medium", seed=seed)
+        entry["subset"]["method"] = {"name": "all", "options": {}, "label": "all"}
+        entry["train"]["final_loss"] = loss
+        entry["recipe"]["overrides"] = ["optim.lr=1e-3"]
+        (runs / "lr" / entry["name"]).mkdir(parents=True)
+        (runs / "lr" / entry["name"] / "entry.json").write_text(json.dumps(entry))
+    rows = script.finished_rows(runs, "medium", "clip")
+    assert sorted(r["final_loss"] for r in rows) == [4.2, 4.4]  # the LM run is not CLIP's
+    out = tmp_path / "recipe_noise_clip"
+    script.write(rows, "medium", out, "clip")
+    md = out.with_suffix(".md").read_text()
+    assert "# Recipe noise study (clip / medium)" in md
+    assert "| all | 2 | " in md and "| 4.300 ± 0.141 |" in md
+    assert json.loads(out.with_suffix(".json").read_text())["track"] == "clip"
