@@ -6,12 +6,12 @@ gap between selection methods (the bar of ``docs/validity.md``: seed std ≤ 1/5
 spread). Each *arm* is a set of Hydra overrides of the scale's recipe; for each arm,
 method and seed the script trains and evaluates one run under
 ``runs/recipe-noise/<arm>/`` (a finished run is reused, a killed one resumes), and after
-every run rewrites ``docs/recipe_noise.{json,md,png}``: per arm, each
-method's headline and a second, continuous measure (LM: held-out bits per byte; CLIP: the
-final training loss) as mean ± seed std, the pooled seed std, the spread of method means
-and their ratio. The arm ``board`` is today's recipe as the committed leaderboard has it
-(entries ``TRACK-SCALE-METHOD-sSEED`` of today's recipe hash and the chosen precision), so
-the control needs no training.
+every run rewrites ``docs/recipe_noise.{json,md,png}`` (CLIP: ``recipe_noise_clip``): per
+arm, each method's headline and a second, continuous measure (LM: held-out bits per byte;
+CLIP: the final training loss) as mean ± seed std, the pooled seed std, the spread of
+method means and their ratio. The arm ``board`` is today's recipe as the committed
+leaderboard has it (entries ``TRACK-SCALE-METHOD-sSEED`` of today's recipe hash and the
+chosen precision), so the control needs no training.
 
     .venv/bin/python -m benchmark.studies.recipe_noise --scale small --methods all,c4,fasttext \\
         --seeds 0,1,2 --precision fp32 --arm anneal=optim.min_lr_ratio=0.01
@@ -37,8 +37,8 @@ from benchmark.studies.selection import subset_for  # the study's subsets, made 
 
 BPB = "databench_heldout_bpb"
 DOCS = Path("docs")  # the checkout's, from its root
-# the second measure per track: (row key, column title, format)
-SECOND = {"lm": ("bpb", "bits per byte", ".3f"), "clip": ("final_loss", "final loss", ".3f")}
+# the second measure per track: (row key, column title)
+SECOND = {"lm": ("bpb", "bits per byte"), "clip": ("final_loss", "final loss")}
 
 
 def _row(arm: str, method: str, entry: dict) -> dict:
@@ -103,7 +103,7 @@ def finished_rows(runs_dir: Path, scale: str, track: str = "lm") -> list[dict]:
 
 
 def write(rows: list[dict], scale: str, out: Path, track: str = "lm") -> None:
-    key, title, spec = SECOND[track]
+    key, title = SECOND[track]
     arms = {r["arm"]: [o for o in r["overrides"] if "precision" not in o] for r in rows}
     summary = {}
     for arm in sorted({r["arm"] for r in rows}, key=lambda a: (a != "board", a)):
@@ -131,7 +131,7 @@ def write(rows: list[dict], scale: str, out: Path, track: str = "lm") -> None:
             bm = b["methods"][m]
             lines.append(
                 f"| {m} | {hm['seeds']} | {_f(hm['mean'])} ± {_f(hm['std'])} | "
-                f"{_f(bm['mean'], spec)} ± {_f(bm['std'], spec)} |"
+                f"{_f(bm['mean'], '.3f')} ± {_f(bm['std'], '.3f')} |"
             )
         lines += [
             "",
