@@ -107,3 +107,27 @@ def test_subset_composition_refuses_a_file_the_board_did_not_train_on(tiny_pool,
     assert len(unchecked.rows) > 0
     with pytest.raises(SubsetError, match="not the subset the board's `random` entries trained on"):
         load_trained_subset(path, tiny_pool, "random", {"0" * 64})
+
+
+def test_a_fresh_clone_trains_the_scorer_the_board_already_has(tmp_path, monkeypatch, capsys):
+    committed = REPO / "leaderboard/clip/xs/clip-xs-all-s0.json"
+    board, runs = tmp_path / "board", tmp_path / "runs"
+    (board / "clip/xs").mkdir(parents=True)
+    (board / "clip/xs/clip-xs-all-s0.json").write_text(committed.read_text())
+    monkeypatch.setattr(selection, "leaderboard_dir", lambda: board)
+    monkeypatch.setattr(selection, "submit", lambda run_dir, replace: None)
+    trained = []
+
+    def train(name, runs_dir, **kwargs):  # a retrained scorer that scores a little lower
+        trained.append(name)
+        entry = json.loads(committed.read_text())
+        entry["metrics"]["headline"]["value"] -= 0.01
+        (runs_dir / name).mkdir(parents=True)
+        (runs_dir / name / "entry.json").write_text(json.dumps(entry))
+
+    monkeypatch.setattr(selection, "run_train", train)
+    assert selection.ensure_scorer("clip", runs) == runs / "clip-xs-all-s0"
+    assert trained == ["clip-xs-all-s0"]
+    assert "its clip-score subset will not be the board's" in capsys.readouterr().err
+    selection.ensure_scorer("clip", runs)  # the run is there now: not trained again
+    assert trained == ["clip-xs-all-s0"]

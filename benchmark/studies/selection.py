@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import sys
 from pathlib import Path
 
 from benchmark.config import load_recipe
@@ -61,6 +62,31 @@ def entry_path(track: str, scale: str, name: str) -> Path:
     return leaderboard_dir() / track / scale / f"{name}.json"
 
 
+def ensure_run(
+    track: str,
+    scale: str,
+    name: str,
+    subset,
+    seed: int,
+    runs_dir: Path,
+    overrides: tuple[str, ...] = (),
+) -> Path:
+    """The finished run ``runs_dir/name``: trained (or resumed) if it has no entry yet."""
+    run_dir = runs_dir / name
+    if not (run_dir / "entry.json").is_file():
+        run_train(
+            track=track,
+            scale=scale,
+            subset_file=subset,
+            seed=seed,
+            name=name,
+            runs_dir=runs_dir,
+            overrides=list(overrides),
+            wandb_mode="disabled",
+        )
+    return run_dir
+
+
 def ensure_entry(
     track: str,
     scale: str,
@@ -73,20 +99,28 @@ def ensure_entry(
     """The board's entry ``name``: trained (or resumed) and submitted if it is missing."""
     board_entry = entry_path(track, scale, name)
     if not board_entry.is_file():
-        run_dir = runs_dir / name
-        if not (run_dir / "entry.json").is_file():
-            run_train(
-                track=track,
-                scale=scale,
-                subset_file=subset,
-                seed=seed,
-                name=name,
-                runs_dir=runs_dir,
-                overrides=list(overrides),
-                wandb_mode="disabled",
-            )
-        submit(run_dir, replace=True)
+        submit(ensure_run(track, scale, name, subset, seed, runs_dir, overrides), replace=True)
     return json.loads(board_entry.read_text())
+
+
+def ensure_scorer(track: str, runs_dir: Path) -> Path:
+    """The run whose CLIP scores pairs for clip-score, with its checkpoint on this machine.
+
+    The board's entry alone is not enough: a fresh clone has the entry but not the weights,
+    so the run is trained again here, and a retrained scorer whose metrics differ from the
+    board's is reported, since the clip-score subset it writes would differ too.
+    """
+    run_dir = ensure_run(track, "xs", SCORER_RUN, None, 0, runs_dir)
+    board = ensure_entry(track, "xs", SCORER_RUN, None, 0, runs_dir)
+    here = json.loads((run_dir / "entry.json").read_text())
+    if here["metrics"]["headline"] != board["metrics"]["headline"]:
+        print(
+            f"warning: the scorer {run_dir} scores {here['metrics']['headline']['value']} "
+            f"where the board's {SCORER_RUN} scored {board['metrics']['headline']['value']}: "
+            "its clip-score subset will not be the board's",
+            file=sys.stderr,
+        )
+    return run_dir
 
 
 def subset_for(track: str, method: str, pool, subsets: Path, runs_dir: Path) -> Path | None:
@@ -101,8 +135,7 @@ def subset_for(track: str, method: str, pool, subsets: Path, runs_dir: Path) -> 
     if not path.is_file():
         options = dict(STUDY[track].get(method, {}))
         if method == "clip-score":
-            ensure_entry(track, "xs", SCORER_RUN, None, 0, runs_dir)
-            options["checkpoint"] = str(runs_dir / SCORER_RUN)
+            options["checkpoint"] = str(ensure_scorer(track, runs_dir))
         select(method, pool, path, **options)
     return path
 
