@@ -116,8 +116,10 @@ def ensure_scorer(track: str, runs_dir: Path) -> Path:
     if here["metrics"]["headline"] != board["metrics"]["headline"]:
         print(
             f"warning: the scorer {run_dir} scores {here['metrics']['headline']['value']} "
-            f"where the board's {SCORER_RUN} scored {board['metrics']['headline']['value']}: "
-            "its clip-score subset will not be the board's",
+            f"on {here['compute']['device']} where the board's {SCORER_RUN} scored "
+            f"{board['metrics']['headline']['value']} on {board['compute']['device']}: its "
+            "clip-score subset will not be the board's (train and score with the board's "
+            "thread count)",
             file=sys.stderr,
         )
     return run_dir
