@@ -109,7 +109,7 @@ def test_subset_composition_refuses_a_file_the_board_did_not_train_on(tiny_pool,
         load_trained_subset(path, tiny_pool, "random", {"0" * 64})
 
 
-def test_a_fresh_clone_trains_the_scorer_the_board_already_has(tmp_path, monkeypatch, capsys):
+def test_a_fresh_clone_trains_the_scorer_the_board_already_has(tmp_path, monkeypatch, caplog):
     committed = REPO / "leaderboard/clip/xs/clip-xs-all-s0.json"
     board, runs = tmp_path / "board", tmp_path / "runs"
     (board / "clip/xs").mkdir(parents=True)
@@ -128,6 +128,6 @@ def test_a_fresh_clone_trains_the_scorer_the_board_already_has(tmp_path, monkeyp
     monkeypatch.setattr(selection, "run_train", train)
     assert selection.ensure_scorer("clip", runs) == runs / "clip-xs-all-s0"
     assert trained == ["clip-xs-all-s0"]
-    assert "its clip-score subset will not be the board's" in capsys.readouterr().err
+    assert "its clip-score subset will not be the board's" in caplog.text
     selection.ensure_scorer("clip", runs)  # the run is there now: not trained again
     assert trained == ["clip-xs-all-s0"]

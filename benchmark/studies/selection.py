@@ -21,7 +21,7 @@ from __future__ import annotations
 
 import argparse
 import json
-import sys
+import logging
 from pathlib import Path
 
 from benchmark.config import load_recipe
@@ -32,6 +32,8 @@ from benchmark.pool.build import ensure_pool
 from benchmark.run import run_train
 from benchmark.select import METHODS, select
 from benchmark.select.registry import meta_path, read_meta
+
+log = logging.getLogger(__name__)
 
 # The study's methods per track, with options where the method's defaults are not the
 # study's choice. "all" needs no subset file.
@@ -114,14 +116,13 @@ def ensure_scorer(track: str, runs_dir: Path) -> Path:
     board = ensure_entry(track, "xs", SCORER_RUN, None, 0, runs_dir)
     here = json.loads((run_dir / "entry.json").read_text())
     if here["metrics"]["headline"] != board["metrics"]["headline"]:
-        print(
-            f"warning: the scorer {run_dir} scores {here['metrics']['headline']['value']} "
-            f"on {here['compute']['device']} where the board's {SCORER_RUN} scored "
-            f"{board['metrics']['headline']['value']} on {board['compute']['device']}: its "
+        log.warning(
+            "the scorer %s scores %s on %s where the board's %s scored %s on %s: its "
             "clip-score subset will not be the board's (train and score with the board's "
             "thread count)",
-            file=sys.stderr,
-        )
+            run_dir, here["metrics"]["headline"]["value"], here["compute"]["device"],
+            SCORER_RUN, board["metrics"]["headline"]["value"], board["compute"]["device"],
+        )  # fmt: skip
     return run_dir
 
 
@@ -166,6 +167,7 @@ def main() -> None:
     p.add_argument("--subsets-dir", default="subsets")
     add_precision(p)
     args = p.parse_args()
+    logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(message)s")
     methods = args.methods.split(",") if args.methods else list(STUDY[args.track])
     unknown = [m for m in methods if m not in METHODS]
     if unknown:
