@@ -77,7 +77,6 @@ def export_pool(name: str, out: Path) -> Path:
         for path in sorted(pool.root.rglob("*")):
             if path.is_file():
                 tar.add(path, arcname=f"{name}/{path.relative_to(pool.root).as_posix()}")
-        tmp.chmod(0o644)  # mkstemp creates the file private
     log.info("exported pool %s (%d items) to %s", name, pool.num_items, out)
     return out
 
