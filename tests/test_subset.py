@@ -32,7 +32,6 @@ def test_formats_round_trip_to_the_same_hash(tiny_pool, some_uids, tmp_path, suf
     assert num_tokens(sub, tiny_pool) > 0
 
 
-
 @pytest.mark.parametrize("umask", [0o022, 0o027])
 def test_written_subsets_take_the_umask_like_any_file(some_uids, tmp_path, umask):
     # atomic writes go through mkstemp, which makes files private (0600); a subset or
@@ -43,6 +42,7 @@ def test_written_subsets_take_the_umask_like_any_file(some_uids, tmp_path, umask
     finally:
         os.umask(old)
     assert stat.S_IMODE((tmp_path / "s.txt").stat().st_mode) == 0o666 & ~umask
+
 
 def test_datacomp_u8u8_npy_and_string_npy(tiny_pool, some_uids, tmp_path):
     halves = np.array(
