@@ -270,6 +270,12 @@ def _download_pip(name: str, version: str, dest: Path) -> Path:
     if proc.returncode != 0:
         if "No module named pip" in (proc.stderr or ""):
             raise FetchError(f"`pip` not found in {sys.executable}: {_CLIENT_HINTS['pip']}")
+        if "No matching distribution found" in (proc.stderr or ""):
+            # a pinned release its authors deleted (PyPI dropped bigbench 1.0.0 in 2026-12)
+            raise FetchError(
+                f"pip download {spec}: the registry has no such release (deleted upstream?); "
+                "if you have its file, put it in a folder and set PIP_FIND_LINKS=FOLDER"
+            )
         raise FetchError(f"pip download {spec} failed: {_last_line(proc)}")
     found = [p for p in dest.iterdir() if p.suffix in (".whl", ".gz", ".zip")]
     if len(found) != 1:
