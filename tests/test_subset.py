@@ -33,12 +33,13 @@ def test_formats_round_trip_to_the_same_hash(tiny_pool, some_uids, tmp_path, suf
 
 
 @pytest.mark.parametrize("umask", [0o022, 0o027])
-def test_written_subsets_take_the_umask_like_any_file(some_uids, tmp_path, umask):
+def test_written_subsets_take_the_umask_like_any_file(tmp_path, umask):
     # atomic writes go through mkstemp, which makes files private (0600); a subset or
     # entry on a shared cluster must be as readable as a file open() would have made
+    uids = np.array([f"{i:032x}" for i in range(5)], dtype="S32")
     old = os.umask(umask)
     try:
-        write_uids(tmp_path / "s.txt", some_uids)
+        write_uids(tmp_path / "s.txt", uids)
     finally:
         os.umask(old)
     assert stat.S_IMODE((tmp_path / "s.txt").stat().st_mode) == 0o666 & ~umask

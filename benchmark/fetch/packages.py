@@ -268,9 +268,10 @@ def _download_pip(name: str, version: str, dest: Path) -> Path:
     cmd = [sys.executable, "-m", "pip", "download", "--no-deps", "-q", "-d", str(dest), spec]
     proc = subprocess.run(cmd, check=False, capture_output=True, text=True, cwd=dest)
     if proc.returncode != 0:
-        if "No module named pip" in (proc.stderr or ""):
+        err = proc.stderr or ""
+        if "No module named pip" in err:
             raise FetchError(f"`pip` not found in {sys.executable}: {_CLIENT_HINTS['pip']}")
-        if "No matching distribution found" in (proc.stderr or ""):
+        if "No matching distribution found" in err:
             # a pinned release its authors deleted (PyPI dropped bigbench 1.0.0 in 2026-12)
             raise FetchError(
                 f"pip download {spec}: the registry has no such release (deleted upstream?); "
