@@ -27,7 +27,7 @@ import yaml
 
 from benchmark.config import Recipe, check_seed, load_recipe, read_recipe
 from benchmark.errors import BenchError
-from benchmark.evaluate.data import ENV, require, resolve
+from benchmark.evaluate.data import ENV, require, require_pool_evals, resolve
 from benchmark.evaluate.suite import Suite, load_suite
 from benchmark.io import atomic_path, check_output_dir
 from benchmark.leaderboard.entry import build_entry, write_entry
@@ -87,6 +87,8 @@ def prepare(
             f"recipe {recipe.name} is for the {recipe.track} track but pool {pool.name} is a "
             f"{pool.track} pool; override pool= with a {recipe.track} pool"
         )
+    if suite.data == "pool" and distributed.is_main():
+        require_pool_evals(suite, eval_data_dir(recipe.eval.data_dir, suite, pool))
     subset = load_subset(subset_file, pool) if subset_file else whole_pool(pool)
     return recipe, suite, pool, subset
 

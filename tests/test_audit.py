@@ -106,17 +106,17 @@ def test_planted_eval_images_are_found_by_pixels_or_hash(tiny_image_pool, tmp_pa
     recipe = load_recipe("clip", "xs")
     suite = load_suite("clip", recipe.eval.suite)
     report = audit(pool, whole_pool(pool), recipe, suite, pool.evals_dir)
-    cifar = report["contamination"]["cifar10"]
-    assert cifar["checked"] and cifar["found"] >= PLANTED
+    photos = report["contamination"]["fashion_mnist"]
+    assert photos["checked"] and photos["found"] >= PLANTED
     assert report["repetition"]["budget_unit"] == "samples"
 
 
 def make_planted_image(tiny_image_pool, root, name):
-    """A DataComp-format pool whose extra shard holds 40 CIFAR-10 eval images as they are."""
+    """A DataComp-format pool whose extra shard holds 40 Fashion-MNIST eval images as they are."""
     import webdataset as wds
     from PIL import Image
 
-    images = np.load(tiny_image_pool.evals_dir / "cifar10" / "images.npy")[:PLANTED]
+    images = np.load(tiny_image_pool.evals_dir / "fashion_mnist" / "images.npy")[:PLANTED]
     src = make_datacomp(root)
     with wds.TarWriter(str(src / "shards" / "00000099.tar")) as sink:
         for i, im in enumerate(images):

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 from contextlib import nullcontext
 
 import numpy as np
@@ -59,7 +60,7 @@ def test_clip_run_writes_a_valid_entry_and_a_loadable_checkpoint(clip_run):
     assert entry["compute"]["train_samples"] == 1536
     assert entry["subset"]["num_tokens"] is None
     tasks = entry["metrics"]["tasks"]
-    assert {"cifar10", "retrieval", "emoji_groups"} <= set(tasks)
+    assert {"fashion_mnist", "retrieval", "emoji_groups"} <= set(tasks)
     for t in tasks.values():
         assert 0.0 <= t["value"] <= 1.0 and t["n"] > 0
     head = entry["metrics"]["headline"]
@@ -135,6 +136,34 @@ def test_clip_recipe_on_a_text_pool_is_one_clear_error(tiny_pool):
 
     with pytest.raises(BenchError, match="pool text-default-reduced is a lm pool"):
         prepare("clip", "xs", None, None, ["pool=text-default-reduced"])
+
+
+@pytest.mark.parametrize("stale", ["eval data v1", "task missing"])
+def test_stale_pool_eval_data_is_refused_before_training(tiny_image_pool, tmp_path, stale, capsys):
+    """A pool built before its suite's tasks changed (image eval data v1 had cifar10, not
+    fashion_mnist) stops the run in one line before any training, naming the rebuild."""
+    import os
+    import shutil
+
+    from benchmark.cli import main
+    from benchmark.pool.store import pool_path
+
+    name = f"image-stale-{stale.replace(' ', '-')}"
+    shutil.copytree(tiny_image_pool.root, pool_path(name), copy_function=os.link)
+    evals = pool_path(name) / "evals"
+    if stale == "eval data v1":  # written before eval data had a version record
+        (evals / "eval_data.json").unlink()
+        want = "needs eval data version 2, but .* holds version 1: rebuild the pool"
+    else:
+        shutil.rmtree(evals / "fashion_mnist")
+        want = "eval data for task 'fashion_mnist' is missing .*rebuild the pool"
+    runs = tmp_path / "runs"
+    args = ["train", "--track", "clip", "--scale", "xs", "--runs-dir", str(runs), "--no-progress"]
+    tiny = [o for o in TINY_CLIP if not o.startswith("pool=")]
+    assert main([*args, "--wandb", "disabled", *tiny, f"pool={name}"]) == 2
+    err = capsys.readouterr().err.strip()
+    assert re.search(want, err) and len(err.splitlines()) == 1, err
+    assert not list(runs.rglob("checkpoint*")) and not list(runs.rglob("train_log*"))
 
 
 def test_clip_tokenizer_must_fit_the_text_tower(tiny_image_pool):

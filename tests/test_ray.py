@@ -160,7 +160,7 @@ def test_an_audit_on_ray_finds_what_the_local_one_finds(
         task = "databench_cloze"
     else:
         pool = make_planted_image(tiny_image_pool, tmp_path / "src", "ray-planted-image")
-        task = "cifar10"
+        task = "fashion_mnist"
     assert len(pool.shard_paths()) > 1
     recipe = load_recipe(track, "xs")
     suite = load_suite(track, recipe.eval.suite)

@@ -30,9 +30,11 @@ import torch
 import torch.nn.functional as F
 
 from benchmark.errors import EvalError
+from benchmark.evaluate.data import task_kind
 from benchmark.evaluate.resume import FinishedTasks
 from benchmark.evaluate.retrieval import retrieval_scores
 from benchmark.evaluate.suite import Suite, TaskSpec, metrics_block
+from benchmark.evaluate.tasks import check_data_version
 from benchmark.pool.format import EVAL_CAPTIONS, EVAL_CLASSES, EVAL_IMAGES, EVAL_LABELS
 
 log = logging.getLogger(__name__)
@@ -133,18 +135,6 @@ def retrieve(model, tokenizer, task_dir: Path, size: int, batch_size: int, devic
     return retrieval_scores(img_emb, txt_emb, captions)
 
 
-def task_kind(data_dir: Path, name: str) -> str:
-    task_dir = data_dir / name
-    if (task_dir / EVAL_CLASSES).is_file():
-        return "classification"
-    if (task_dir / EVAL_CAPTIONS).is_file():
-        return "retrieval"
-    raise EvalError(
-        f"eval data for task {name!r} is missing under {data_dir}; rebuild the pool "
-        "(`bench pool build image-default --force`) or fix the suite"
-    )
-
-
 def evaluate_clip(
     checkpoint: Path,
     suite: Suite,
@@ -157,6 +147,8 @@ def evaluate_clip(
     t0 = time.time()
     device = "cuda" if torch.cuda.is_available() else "cpu"
     pool_data = suite.data == "pool"
+    if pool_data:
+        check_data_version(suite, data_dir)
     kinds = {spec.name: task_kind(data_dir, spec.name) for spec in suite.tasks if pool_data}
     loaded = None
     seconds: dict[str, float] = {}  # tasks run by this call (not those finished earlier)

